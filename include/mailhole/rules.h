@@ -1,0 +1,45 @@
+/*
+ * rules.h -- the rule table and the classifier: evidence in a host record
+ * (plus, later, policy) in, findings out. One table holds every rule's ID,
+ * default severity, title, rationale and remediation per MTA; writers only
+ * read the findings it produces.
+ */
+#ifndef MAILHOLE_RULES_H
+#define MAILHOLE_RULES_H
+
+#include <stdbool.h>
+
+#include "mailhole/host.h"
+
+enum mh_severity { MH_SEV_CRITICAL, MH_SEV_HIGH, MH_SEV_MEDIUM, MH_SEV_LOW, MH_SEV_INFO,
+		   MH_SEV_COUNT };
+const char *mh_severity_name(enum mh_severity s);
+/* "critical".."info"; -1 when unknown. */
+int mh_severity_parse(const char *s);
+
+struct mh_rule {
+	const char *id;                /* CONTRACT.md rule ID, e.g. "exposed-smtp" */
+	enum mh_severity severity;     /* default severity */
+	const char *title;             /* one line */
+	const char *rationale;         /* why it matters */
+	const char *fix_postfix;       /* remediation for each MTA (NULL: use fix_generic) */
+	const char *fix_sendmail;
+	const char *fix_exim;
+	const char *fix_generic;
+};
+
+/* The table, and its length. */
+extern const struct mh_rule mh_rules[];
+extern const unsigned mh_nrules;
+const struct mh_rule *mh_rule_find(const char *id);
+/* The remediation for an MTA product ("postfix", "sendmail", "exim", or NULL). */
+const char *mh_rule_remediation(const struct mh_rule *r, const char *product);
+
+/*
+ * Adds to h->findings what the sweep's evidence fires: exposed-smtp and
+ * mta-version-disclosed (one finding per rule and host, the evidence naming
+ * the ports). Idempotent.
+ */
+void mh_classify(struct mh_host *h);
+
+#endif

@@ -1,0 +1,156 @@
+/*
+ * smtp.h -- the client side of an SMTP conversation, without any I/O.
+ *
+ * Three layers, each usable alone:
+ *  - the reply reader: a push parser fed any segmentation of the server's
+ *    bytes (down to one at a time) that yields whole replies (multi-line
+ *    "250-..." / "250 ..."), with a cap on each line and each reply, and
+ *    that refuses bad codes, NULs and other binary, mismatched codes;
+ *  - the session: a state machine (shape of curl's lib/smtp.c) that reads
+ *    the greeting, sends EHLO (HELO when EHLO is refused), reads the
+ *    capabilities, sends QUIT. The engine feeds it bytes, sends what it
+ *    asks to send, and tells it about EOF and deadlines;
+ *  - the fingerprint: which MTA product and version, from greeting and EHLO,
+ *    table-driven; unknown stays NULL, never guessed.
+ *
+ * Failures of a server are data in its struct mh_smtp_result (`error`),
+ * never errors of the engine.
+ */
+#ifndef MAILHOLE_SMTP_H
+#define MAILHOLE_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MH_SMTP_LINE_MAX 1000  /* one reply line, CRLF excluded (RFC 5321: 512) */
+#define MH_SMTP_REPLY_MAX 8192 /* a whole reply, lines joined by '\n' */
+#define MH_SMTP_LINES_MAX 100  /* lines in one reply */
+
+/* A complete reply. */
+struct mh_smtp_reply {
+	int code;                             /* 200..599 */
+	unsigned nlines;                      /* >= 1 */
+	size_t len;                           /* strlen(text) */
+	char text[MH_SMTP_REPLY_MAX];         /* lines as received ("250-SIZE 1000"), CR LF
+						 stripped, joined by '\n', NUL-terminated */
+	uint16_t line_off[MH_SMTP_LINES_MAX]; /* offset of each line in text */
+};
+
+/* The push parser. Zero-initialize or call mh_smtp_reader_init(). */
+struct mh_smtp_reader {
+	struct mh_smtp_reply reply;   /* being assembled; complete after feed() > 0 */
+	char line[MH_SMTP_LINE_MAX + 2];
+	size_t linelen;
+	bool done;                    /* reply complete: the next feed starts a new one */
+	const char *error;            /* static text after feed() < 0, e.g. "bad-reply-code" */
+};
+
+void mh_smtp_reader_init(struct mh_smtp_reader *r);
+/*
+ * Feeds len bytes. Returns 1 when a reply is complete (r->reply; *used
+ * says how many bytes of buf were consumed, the rest belongs to the next
+ * reply), 0 when all bytes were consumed and more are needed, or a negative
+ * MH_EPROTO / MH_ELIMIT with r->error set to one of: "bad-reply-code",
+ * "reply-code-mismatch", "line-too-long", "reply-too-long",
+ * "too-many-lines", "binary-in-reply". A line ends at LF (CR before it is
+ * dropped; a bare CR inside a line is binary).
+ */
+int mh_smtp_reader_feed(struct mh_smtp_reader *r, const char *buf, size_t len, size_t *used);
+
+/* Known ESMTP extensions as a bitmask (the raw lines are kept too). */
+enum {
+	MH_EXT_PIPELINING = 1u << 0,
+	MH_EXT_SIZE = 1u << 1,
+	MH_EXT_STARTTLS = 1u << 2,
+	MH_EXT_AUTH = 1u << 3,
+	MH_EXT_8BITMIME = 1u << 4,
+	MH_EXT_DSN = 1u << 5,
+	MH_EXT_ENHANCEDSTATUSCODES = 1u << 6,
+	MH_EXT_SMTPUTF8 = 1u << 7,
+	MH_EXT_CHUNKING = 1u << 8,
+	MH_EXT_VRFY = 1u << 9,
+	MH_EXT_ETRN = 1u << 10,
+	MH_EXT_BINARYMIME = 1u << 11,
+};
+/* Bit for one capability line ("SIZE 10240000" -> MH_EXT_SIZE), 0 if unknown. */
+uint32_t mh_smtp_ext_bit(const char *capline);
+
+#define MH_SMTP_BANNER_MAX 1024 /* greeting kept, all lines joined by '\n' */
+#define MH_SMTP_CAPS_MAX 64     /* capability lines kept */
+#define MH_SMTP_CAP_LEN 128     /* each, truncated */
+#define MH_SMTP_DETAIL_MAX 160  /* error detail */
+
+/* What one SMTP session found. Fixed size: no allocation. */
+struct mh_smtp_result {
+	int code;                                        /* greeting code, 0 = none */
+	char banner[MH_SMTP_BANNER_MAX];                 /* greeting text as received */
+	int ehlo_code;                                   /* final EHLO (or HELO) code, 0 = none */
+	bool helo;                                       /* EHLO refused, HELO used */
+	char ehlo_name[MH_SMTP_CAP_LEN];                 /* first line of the EHLO reply, after
+							    the code (the server's name and greeting) */
+	unsigned ncaps;                                  /* capability lines kept */
+	char caps[MH_SMTP_CAPS_MAX][MH_SMTP_CAP_LEN];    /* "PIPELINING", "SIZE 10240000" */
+	uint32_t ext;                                    /* MH_EXT_* bits */
+	const char *error;                               /* NULL, or a static tag (below) */
+	char detail[MH_SMTP_DETAIL_MAX];                 /* more about error, sanitized */
+};
+
+/*
+ * Error tags set in mh_smtp_result.error:
+ *   "banner-timeout", "ehlo-timeout", "helo-timeout", "quit-timeout"
+ *     (QUIT unanswered is recorded but the record is otherwise complete),
+ *   "session-timeout"     the whole-session deadline passed,
+ *   "closed-before-banner", "closed-during-ehlo", "closed-during-helo",
+ *   "connection-reset", "greeting-refused" (a non-2xx greeting: 421, 554...),
+ *   "ehlo-refused" (EHLO and HELO both refused),
+ *   and the reader's tags ("bad-reply-code", "line-too-long", ...).
+ */
+
+enum mh_smtp_state {
+	MH_SMTP_BANNER, /* waiting for the greeting */
+	MH_SMTP_EHLO,   /* EHLO sent */
+	MH_SMTP_HELO,   /* HELO sent after EHLO was refused */
+	MH_SMTP_QUIT,   /* QUIT sent */
+	MH_SMTP_DONE,   /* finished (successfully or not); close the connection */
+};
+const char *mh_smtp_state_name(enum mh_smtp_state s);
+
+/* One session. Lives in the engine's connection slot. */
+struct mh_smtp_session {
+	enum mh_smtp_state state;
+	struct mh_smtp_reader rd;
+	struct mh_smtp_result *res; /* borrowed: filled as the session goes */
+	const char *ehlo_name;      /* borrowed */
+	char out[MH_SMTP_LINE_MAX]; /* bytes to send */
+	size_t outlen, outoff;
+};
+
+/* Starts a session: state BANNER, nothing to send. res is zeroed. */
+void mh_smtp_session_init(struct mh_smtp_session *s, struct mh_smtp_result *res,
+			  const char *ehlo_name);
+/*
+ * Feeds bytes from the server. Returns 0 to go on (check pending output), 1
+ * when the session is DONE. Any bytes after a reply that the client has not
+ * yet answered are kept for the next state (pipelining-safe).
+ */
+int mh_smtp_session_input(struct mh_smtp_session *s, const char *buf, size_t len);
+/* Pending output: pointer and length (0 when nothing to send). */
+const char *mh_smtp_session_pending(const struct mh_smtp_session *s, size_t *len);
+/* n bytes of the pending output were sent. */
+void mh_smtp_session_sent(struct mh_smtp_session *s, size_t n);
+/* The server closed (reset = connection reset). Session becomes DONE. */
+void mh_smtp_session_eof(struct mh_smtp_session *s, bool reset);
+/* The current state's deadline passed (whole = the whole-session deadline). DONE. */
+void mh_smtp_session_timeout(struct mh_smtp_session *s, bool whole);
+
+/* The MTA behind a greeting and EHLO reply. */
+struct mh_mta {
+	const char *product; /* "postfix", "sendmail", "exim", "opensmtpd", "exchange",
+				"qmail", "courier", "haraka", ... or NULL: unknown */
+	char version[32];    /* "8.17.1", or "" when the server does not say */
+};
+/* Fingerprints from a result (banner, ehlo_name, caps). */
+void mh_fingerprint(const struct mh_smtp_result *res, struct mh_mta *out);
+
+#endif

@@ -1,0 +1,407 @@
+/*
+ * json.c -- the JSON document (schema "mailhole/1", CONTRACT.md) and the
+ * JSONL stream of host records, both through json-c.
+ *
+ * The document writer keeps the host records as json-c objects (hosts with
+ * an open port: O(findings), not O(targets)) and writes the whole document
+ * at close, atomically, so an interrupted run still leaves a valid file
+ * marked "complete": false. The JSONL writer prints each host on its own
+ * line as soon as it is finished and flushes, so a consumer can follow it.
+ */
+#include "mailhole/report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mailhole/common.h"
+#include "mailhole/rules.h"
+
+struct json_object *mh_json_string(const char *s, size_t len)
+{
+	/* worst case: every byte becomes U+FFFD (3 bytes) */
+	size_t cap = len * 3 + 1;
+	char stackbuf[1024];
+	char *buf = cap <= sizeof(stackbuf) ? stackbuf : malloc(cap);
+	struct json_object *o;
+
+	if (!buf)
+		return NULL;
+	size_t n = mh_utf8_clean(buf, cap, s, len);
+	o = json_object_new_string_len(buf, (int)n);
+	if (buf != stackbuf)
+		free(buf);
+	return o;
+}
+
+static struct json_object *jstr(const char *s)
+{
+	return s ? mh_json_string(s, strlen(s)) : NULL;
+}
+
+/* A double with a fixed number of decimals in the output. */
+static struct json_object *jms(double v)
+{
+	char buf[32];
+
+	if (v < 0)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%.3f", v);
+	return json_object_new_double_s(v, buf);
+}
+
+static struct json_object *smtp_to_json(const struct mh_smtp_result *r, const struct mh_mta *mta)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *m = json_object_new_object();
+
+	json_object_object_add(o, "banner", r->code || r->banner[0] ? jstr(r->banner) : NULL);
+	json_object_object_add(o, "code", r->code ? json_object_new_int(r->code) : NULL);
+	json_object_object_add(m, "product", jstr(mta->product));
+	json_object_object_add(m, "version", mta->version[0] ? jstr(mta->version) : NULL);
+	json_object_object_add(o, "mta", m);
+	if (r->ehlo_code) {
+		struct json_object *e = json_object_new_object();
+		struct json_object *caps = json_object_new_array();
+		json_object_object_add(e, "code", json_object_new_int(r->ehlo_code));
+		json_object_object_add(e, "helo", json_object_new_boolean(r->helo));
+		json_object_object_add(e, "name", jstr(r->ehlo_name));
+		for (unsigned i = 0; i < r->ncaps && i < MH_SMTP_CAPS_MAX; i++)
+			json_object_array_add(caps, jstr(r->caps[i]));
+		json_object_object_add(e, "capabilities", caps);
+		json_object_object_add(o, "ehlo", e);
+	} else {
+		json_object_object_add(o, "ehlo", NULL);
+	}
+	json_object_object_add(o, "tls", NULL);  /* not tested yet (STARTTLS: later) */
+	json_object_object_add(o, "vrfy", NULL); /* not tested */
+	json_object_object_add(o, "error", jstr(r->error));
+	json_object_object_add(o, "error_detail",
+			       r->error && r->detail[0] ? jstr(r->detail) : NULL);
+	return o;
+}
+
+static struct json_object *findings_to_json(const struct mh_host *h)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < h->nfindings; i++) {
+		const struct mh_finding *f = &h->findings[i];
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "id", jstr(f->rule->id));
+		json_object_object_add(o, "severity", jstr(mh_severity_name(f->severity)));
+		json_object_object_add(o, "title", jstr(f->rule->title));
+		json_object_object_add(o, "evidence", jstr(f->evidence));
+		json_object_object_add(o, "remediation", jstr(f->remediation));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+struct json_object *mh_host_to_json(const struct mh_host *h)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *names = json_object_new_array();
+	struct json_object *ports = json_object_new_array();
+	char addr[MH_ADDR_STRLEN];
+
+	if (!o || !names || !ports) {
+		json_object_put(o);
+		json_object_put(names);
+		json_object_put(ports);
+		return NULL;
+	}
+	mh_addr_format(&h->addr, addr, sizeof(addr));
+	json_object_object_add(o, "addr", jstr(addr));
+	for (const char *const *n = h->names; n && *n; n++)
+		json_object_array_add(names, jstr(*n));
+	json_object_object_add(o, "names", names);
+	json_object_object_add(o, "role", jstr(h->mail_server ? "mail-server" : "client"));
+	json_object_object_add(o, "exposure", jstr(mh_exposure_name(mh_host_exposure(h))));
+	for (unsigned i = 0; i < h->nports; i++) {
+		const struct mh_port *p = &h->ports[i];
+		struct json_object *po = json_object_new_object();
+		json_object_object_add(po, "port", json_object_new_int(p->port));
+		json_object_object_add(po, "state", jstr(mh_port_state_name(p->state)));
+		json_object_object_add(po, "rtt_ms", jms(p->rtt_ms));
+		json_object_object_add(po, "smtp", p->smtp ? smtp_to_json(p->smtp, &p->mta) : NULL);
+		if (p->note)
+			json_object_object_add(po, "note", jstr(p->note));
+		json_object_array_add(ports, po);
+	}
+	json_object_object_add(o, "ports", ports);
+	json_object_object_add(o, "findings", findings_to_json(h));
+	return o;
+}
+
+int mh_write_file_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+	int fd, n;
+	size_t off = 0;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return mh_err(err, errlen, MH_EINVAL, "output '%s': path too long", path);
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return mh_err(err, errlen, MH_EIO, "output '%s': %s", path, strerror(errno));
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		off += (size_t)w;
+	}
+	/* mkstemp makes 0600; a report is meant to be read */
+	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto fail;
+	return 0;
+fail:
+	n = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return mh_err(err, errlen, MH_EIO, "output '%s': %s", path, strerror(n));
+}
+
+/* ---- the document writer ----------------------------------------------- */
+
+struct doc_ctx {
+	char *path;
+	struct json_object *hosts;
+	uint64_t open_ports;
+	uint64_t findings[MH_SEV_COUNT];
+};
+
+static int doc_open(void **ctx, const char *path, char *err, size_t errlen)
+{
+	struct doc_ctx *c = calloc(1, sizeof(*c));
+
+	if (!c || !(c->path = strdup(path)) || !(c->hosts = json_object_new_array())) {
+		if (c)
+			free(c->path);
+		free(c);
+		return mh_err(err, errlen, MH_ENOMEM, "out of memory");
+	}
+	*ctx = c;
+	return 0;
+}
+
+static int doc_host(void *ctx, const struct mh_host *h, char *err, size_t errlen)
+{
+	struct doc_ctx *c = ctx;
+	struct json_object *o = mh_host_to_json(h);
+
+	if (!o)
+		return mh_err(err, errlen, MH_ENOMEM, "out of memory");
+	for (unsigned i = 0; i < h->nports; i++)
+		if (h->ports[i].state == MH_PORT_OPEN)
+			c->open_ports++;
+	for (unsigned i = 0; i < h->nfindings; i++)
+		if ((unsigned)h->findings[i].severity < MH_SEV_COUNT)
+			c->findings[h->findings[i].severity]++;
+	json_object_array_add(c->hosts, o);
+	return 0;
+}
+
+static struct json_object *scan_meta_json(const struct mh_run_meta *m)
+{
+	struct json_object *s = json_object_new_object();
+
+	json_object_object_add(s, "tool", jstr("mailhole"));
+	json_object_object_add(s, "tool_version", jstr(MH_VERSION));
+	json_object_object_add(s, "command", jstr(m->command));
+	json_object_object_add(s, "command_line", jstr(m->command_line));
+	json_object_object_add(s, "started", jstr(m->started));
+	json_object_object_add(s, "finished", jstr(m->finished));
+	json_object_object_add(s, "duration_s", jms(m->duration_s));
+	json_object_object_add(s, "complete", json_object_new_boolean(m->complete));
+	if (m->scan) {
+		const struct mh_scan_opts *o = m->scan;
+		struct json_object *ports = json_object_new_array();
+		char shard[48];
+		for (unsigned i = 0; i < o->nports; i++)
+			json_object_array_add(ports, json_object_new_int(o->ports[i]));
+		json_object_object_add(s, "ports", ports);
+		json_object_object_add(s, "seed", json_object_new_uint64(o->seed));
+		snprintf(shard, sizeof(shard), "%llu/%llu", (unsigned long long)o->shard_k,
+			 (unsigned long long)o->shard_n);
+		json_object_object_add(s, "shard", jstr(shard));
+		json_object_object_add(s, "threads", json_object_new_int((int)o->threads));
+		json_object_object_add(s, "concurrency", json_object_new_int((int)o->concurrency));
+		json_object_object_add(s, "rate", json_object_new_uint64(o->rate));
+		json_object_object_add(s, "timeout_ms", json_object_new_int((int)o->timeout_ms));
+		json_object_object_add(s, "session_timeout_ms",
+				       json_object_new_int((int)o->session_ms));
+		json_object_object_add(s, "retries", json_object_new_int((int)o->retries));
+		json_object_object_add(s, "ehlo_name", jstr(o->ehlo_name));
+		json_object_object_add(s, "all_hosts", json_object_new_boolean(o->all_hosts));
+	}
+	if (m->stats) {
+		const struct mh_scan_stats *st = m->stats;
+		json_object_object_add(s, "targets", json_object_new_uint64(st->targets));
+		json_object_object_add(s, "hosts_done", json_object_new_uint64(st->hosts_done));
+		json_object_object_add(s, "probes", json_object_new_uint64(st->probes));
+	}
+	return s;
+}
+
+static struct json_object *summary_json(const struct doc_ctx *c, const struct mh_run_meta *m)
+{
+	struct json_object *s = json_object_new_object();
+	struct json_object *f = json_object_new_object();
+
+	json_object_object_add(s, "hosts", json_object_new_uint64(json_object_array_length(c->hosts)));
+	json_object_object_add(s, "open_ports", json_object_new_uint64(c->open_ports));
+	for (int i = 0; i < MH_SEV_COUNT; i++)
+		json_object_object_add(f, mh_severity_name(i), json_object_new_uint64(c->findings[i]));
+	json_object_object_add(s, "findings", f);
+	if (m->stats) {
+		struct json_object *ps = json_object_new_object();
+		json_object_object_add(ps, "open", json_object_new_uint64(m->stats->open));
+		json_object_object_add(ps, "closed", json_object_new_uint64(m->stats->closed));
+		json_object_object_add(ps, "filtered", json_object_new_uint64(m->stats->filtered));
+		json_object_object_add(s, "port_states", ps);
+		json_object_object_add(s, "smtp_errors",
+				       json_object_new_uint64(m->stats->smtp_errors));
+	}
+	return s;
+}
+
+static int doc_close(void *ctx, const struct mh_run_meta *m, char *err, size_t errlen)
+{
+	struct doc_ctx *c = ctx;
+	struct json_object *doc = json_object_new_object();
+	const char *text;
+	size_t len;
+	int rc;
+
+	json_object_object_add(doc, "schema", jstr("mailhole/1"));
+	json_object_object_add(doc, "scan", scan_meta_json(m));
+	json_object_object_add(doc, "summary", summary_json(c, m));
+	json_object_object_add(doc, "hosts", c->hosts);
+	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+							   JSON_C_TO_STRING_SPACED |
+							   JSON_C_TO_STRING_NOSLASHESCAPE);
+	len = strlen(text);
+	if (strcmp(c->path, "-") == 0) {
+		rc = fwrite(text, 1, len, stdout) == len && fputc('\n', stdout) != EOF ? 0 : MH_EIO;
+		fflush(stdout);
+		if (rc)
+			mh_err(err, errlen, rc, "output '-': write failed");
+	} else {
+		/* the document ends with a newline, like any text file */
+		char *withnl = malloc(len + 2);
+		if (!withnl) {
+			rc = mh_err(err, errlen, MH_ENOMEM, "out of memory");
+		} else {
+			memcpy(withnl, text, len);
+			withnl[len] = '\n';
+			rc = mh_write_file_atomic(c->path, withnl, len + 1, err, errlen);
+			free(withnl);
+		}
+	}
+	json_object_put(doc); /* frees c->hosts too */
+	free(c->path);
+	free(c);
+	return rc;
+}
+
+const struct mh_writer_ops mh_writer_json = {
+	.name = "json",
+	.open = doc_open,
+	.host = doc_host,
+	.close = doc_close,
+};
+
+/* ---- the JSONL stream ---------------------------------------------------- */
+
+struct jsonl_ctx {
+	FILE *f;
+	bool is_stdout;
+	char *path;
+};
+
+static int jsonl_open(void **ctx, const char *path, char *err, size_t errlen)
+{
+	struct jsonl_ctx *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return mh_err(err, errlen, MH_ENOMEM, "out of memory");
+	if (strcmp(path, "-") == 0) {
+		c->f = stdout;
+		c->is_stdout = true;
+	} else {
+		c->f = fopen(path, "we");
+	}
+	if (!c->f) {
+		int e = errno;
+		free(c);
+		return mh_err(err, errlen, MH_EIO, "output '%s': %s", path, strerror(e));
+	}
+	c->path = strdup(path);
+	*ctx = c;
+	return 0;
+}
+
+static int jsonl_host(void *ctx, const struct mh_host *h, char *err, size_t errlen)
+{
+	struct jsonl_ctx *c = ctx;
+	struct json_object *o = mh_host_to_json(h);
+	int rc = 0;
+
+	if (!o)
+		return mh_err(err, errlen, MH_ENOMEM, "out of memory");
+	if (fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							    JSON_C_TO_STRING_NOSLASHESCAPE),
+		  c->f) == EOF ||
+	    fputc('\n', c->f) == EOF || fflush(c->f) == EOF)
+		rc = mh_err(err, errlen, MH_EIO, "output '%s': %s", c->path ? c->path : "-",
+			    strerror(errno));
+	json_object_put(o);
+	return rc;
+}
+
+static int jsonl_close(void *ctx, const struct mh_run_meta *m, char *err, size_t errlen)
+{
+	struct jsonl_ctx *c = ctx;
+	int rc = 0;
+
+	(void)m;
+	if (!c->is_stdout && fclose(c->f) != 0)
+		rc = mh_err(err, errlen, MH_EIO, "output '%s': %s", c->path, strerror(errno));
+	free(c->path);
+	free(c);
+	return rc;
+}
+
+const struct mh_writer_ops mh_writer_jsonl = {
+	.name = "jsonl",
+	.open = jsonl_open,
+	.host = jsonl_host,
+	.close = jsonl_close,
+};
+
+static const struct mh_writer_ops *const writers[] = { &mh_writer_json, &mh_writer_jsonl };
+
+const struct mh_writer_ops *mh_writer_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(writers) / sizeof(writers[0]); i++)
+		if (strcmp(writers[i]->name, name) == 0)
+			return writers[i];
+	return NULL;
+}

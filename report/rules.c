@@ -1,0 +1,366 @@
+/*
+ * rules.c -- the rule table of CONTRACT.md and the classifier.
+ *
+ * The table is the single source of rule IDs, severities, titles and
+ * remediation text. The classifier reads only the host model; an evidence
+ * source that is not gathered yet (local audit, probes, queues) simply
+ * never fires its rules.
+ */
+#include "mailhole/rules.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const sev_names[MH_SEV_COUNT] = { "critical", "high", "medium", "low",
+						     "info" };
+
+const char *mh_severity_name(enum mh_severity s)
+{
+	return (unsigned)s < MH_SEV_COUNT ? sev_names[s] : "unknown";
+}
+
+int mh_severity_parse(const char *s)
+{
+	for (int i = 0; i < MH_SEV_COUNT; i++)
+		if (strcmp(s, sev_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const struct mh_rule mh_rules[] = {
+	{
+		.id = "exposed-smtp",
+		.severity = MH_SEV_HIGH,
+		.title = "SMTP answers on a non-loopback address of a host that is not a mail "
+			 "server",
+		.rationale = "A daemon listening on 25/tcp (or 465/587) of a machine that "
+			     "receives no mail is attack surface for nothing. Outgoing mail "
+			     "needs no listener: submit through the local queue and flush it "
+			     "from cron, or bind the daemon to loopback.",
+		.fix_postfix = "main.cf: inet_interfaces = loopback-only (then postfix reload), "
+			       "or comment out the 'smtp inet' line of master.cf to run no "
+			       "listener at all.",
+		.fix_sendmail = "sendmail.mc: DAEMON_OPTIONS(`Port=smtp,Addr=127.0.0.1, "
+				"Name=MTA')dnl and FEATURE(`no_default_msa')dnl, then rebuild "
+				"sendmail.cf (make -C /etc/mail) and restart; or run no daemon "
+				"and flush the queue from cron (sendmail -q).",
+		.fix_exim = "update-exim4.conf.conf: dc_local_interfaces='127.0.0.1 ; ::1' "
+			    "(then update-exim4.conf); plain exim: local_interfaces = <; "
+			    "127.0.0.1 ; ::1",
+		.fix_generic = "Bind the MTA to 127.0.0.1 and ::1 only, or stop its daemon and "
+			       "flush the queue from cron.",
+	},
+	{
+		.id = "loopback-only",
+		.severity = MH_SEV_LOW,
+		.title = "The MTA daemon listens on loopback only",
+		.rationale = "No remote exposure, but a listening daemon running as root is a "
+			     "local privilege-escalation path; a host that delivers nothing "
+			     "locally needs no daemon.",
+		.fix_postfix = "If nothing is delivered locally, comment out the 'smtp inet' "
+			       "line of master.cf (pickup and qmgr still relay outgoing mail).",
+		.fix_sendmail = "If nothing is delivered locally, run no daemon (no -bd) and "
+				"flush the queue from cron: sendmail -q and sendmail -Ac -q.",
+		.fix_exim = "If nothing is delivered locally, run exim without -bd and run the "
+			    "queue from cron (exim -q).",
+		.fix_generic = "Run no daemon where nothing is delivered locally; flush the "
+			       "queue from cron.",
+	},
+	{
+		.id = "partial-exposure",
+		.severity = MH_SEV_MEDIUM,
+		.title = "The MTA listens on some of the host's interfaces and not on others",
+		.rationale = "Usually an accident of configuration (a daemon bound to one "
+			     "address, an MSA on 587 bound to all): whatever was meant, part "
+			     "of it is exposed.",
+		.fix_postfix = "Set inet_interfaces to exactly what is meant (loopback-only), "
+			       "and check master.cf for 'submission inet' and 'smtps inet'.",
+		.fix_sendmail = "Check every DAEMON_OPTIONS line and the default MSA on 587 "
+				"(FEATURE(`no_default_msa')).",
+		.fix_exim = "Set local_interfaces / dc_local_interfaces to exactly what is "
+			    "meant.",
+		.fix_generic = "Bind every listener to the addresses that are meant.",
+	},
+	{
+		.id = "host-qualified-sender",
+		.severity = MH_SEV_HIGH,
+		.title = "Outgoing senders are qualified with the host's FQDN instead of the "
+			 "masquerade domain",
+		.rationale = "Replies and bounces to user@host.example.com go back to a host "
+			     "that accepts no mail, wait in the relay's queue and expire "
+			     "unseen: a mail black hole.",
+		.fix_postfix = "main.cf: myorigin = $mydomain (or the masquerade domain), "
+			       "masquerade_domains = example.com",
+		.fix_sendmail = "sendmail.mc: MASQUERADE_AS(`example.com')dnl "
+				"FEATURE(`allmasquerade')dnl FEATURE(`masquerade_envelope')dnl "
+				"FEATURE(`always_add_domain')dnl, then rebuild sendmail.cf and "
+				"submit.cf.",
+		.fix_exim = "qualify_domain = example.com (Debian: dc_readhost='example.com', "
+			    "dc_hide_mailname='true').",
+		.fix_generic = "Masquerade: qualify bare addresses with the mail domain.",
+	},
+	{
+		.id = "envelope-not-masqueraded",
+		.severity = MH_SEV_MEDIUM,
+		.title = "Header sender masqueraded, envelope sender not",
+		.rationale = "Bounces follow the envelope sender: they go to the host's FQDN "
+			     "and are lost.",
+		.fix_postfix = "main.cf: masquerade_classes = envelope_sender, header_sender, "
+			       "header_recipient (the default); check masquerade_exceptions.",
+		.fix_sendmail = "sendmail.mc: FEATURE(`masquerade_envelope')dnl, then rebuild "
+				"sendmail.cf and submit.cf.",
+		.fix_exim = "qualify_domain applies to the envelope too: check rewrite rules "
+			    "that touch only headers.",
+		.fix_generic = "Masquerade the envelope sender as well as the headers.",
+	},
+	{
+		.id = "bare-recipient-black-hole",
+		.severity = MH_SEV_HIGH,
+		.title = "A bare recipient is qualified to a host FQDN that accepts no mail",
+		.rationale = "Mail to root becomes root@host.example.com; the relay tries to "
+			     "deliver it to a host that does not listen and it never arrives.",
+		.fix_postfix = "main.cf: myorigin = $mydomain; alias root to a real mailbox at "
+			       "the relay.",
+		.fix_sendmail = "sendmail.mc: MASQUERADE_AS and FEATURE(`allmasquerade')dnl so "
+				"recipients are masqueraded too.",
+		.fix_exim = "qualify_recipient = example.com",
+		.fix_generic = "Qualify bare recipients with the mail domain, where an alias "
+			       "leads to a real mailbox.",
+	},
+	{
+		.id = "relay-queue-black-hole",
+		.severity = MH_SEV_HIGH,
+		.title = "The relay's queue holds mail deferred to a fleet host",
+		.rationale = "Mail addressed to host FQDNs waits until the MTA gives up, days "
+			     "later, often with nobody warned.",
+		.fix_generic = "Fix masquerading on the hosts that produce these addresses; "
+			       "deliver or return what is queued.",
+	},
+	{
+		.id = "local-aliases-unused",
+		.severity = MH_SEV_MEDIUM,
+		.title = "Local aliases exist but nothing does local delivery",
+		.rationale = "Entries in /etc/aliases are never expanded on a host that relays "
+			     "everything: mail to root goes where the relay sends it.",
+		.fix_generic = "Move the aliases to the relay (or the domain's alias table).",
+	},
+	{
+		.id = "open-relay",
+		.severity = MH_SEV_CRITICAL,
+		.title = "The server relays mail to a foreign domain",
+		.rationale = "Anyone can send mail through it.",
+		.fix_postfix = "main.cf: smtpd_relay_restrictions = permit_mynetworks, "
+			       "permit_sasl_authenticated, reject_unauth_destination; check "
+			       "mynetworks.",
+		.fix_sendmail = "Remove FEATURE(`promiscuous_relay') and broad relay-domains / "
+				"access entries.",
+		.fix_exim = "Restrict relay_from_hosts and the acl_check_rcpt relay rules.",
+		.fix_generic = "Relay only for authenticated users and your own networks.",
+	},
+	{
+		.id = "vrfy-enabled",
+		.severity = MH_SEV_LOW,
+		.title = "VRFY discloses users",
+		.rationale = "User enumeration for spam and password guessing.",
+		.fix_postfix = "main.cf: disable_vrfy_command = yes",
+		.fix_sendmail = "sendmail.mc: define(`confPRIVACY_FLAGS', "
+				"`authwarnings,novrfy,noexpn')dnl",
+		.fix_exim = "Leave acl_smtp_vrfy unset (VRFY refused).",
+		.fix_generic = "Disable VRFY.",
+	},
+	{
+		.id = "expn-enabled",
+		.severity = MH_SEV_LOW,
+		.title = "EXPN discloses users and aliases",
+		.rationale = "Alias and list expansion for spam and password guessing.",
+		.fix_sendmail = "sendmail.mc: define(`confPRIVACY_FLAGS', "
+				"`authwarnings,novrfy,noexpn')dnl",
+		.fix_exim = "Leave acl_smtp_expn unset (EXPN refused).",
+		.fix_generic = "Disable EXPN.",
+	},
+	{
+		.id = "no-starttls",
+		.severity = MH_SEV_LOW,
+		.title = "A mail server offers no STARTTLS",
+		.rationale = "Mail to and from it crosses the network in clear text.",
+		.fix_postfix = "main.cf: smtpd_tls_cert_file, smtpd_tls_key_file, "
+			       "smtpd_tls_security_level = may",
+		.fix_sendmail = "sendmail.mc: define(`confSERVER_CERT', ...) and "
+				"define(`confSERVER_KEY', ...)",
+		.fix_exim = "tls_advertise_hosts = * with tls_certificate and tls_privatekey",
+		.fix_generic = "Offer STARTTLS with a valid certificate.",
+	},
+	{
+		.id = "cert-expired",
+		.severity = MH_SEV_MEDIUM,
+		.title = "The certificate is past its not-after date",
+		.rationale = "Verifying clients refuse it; others learn to ignore errors.",
+		.fix_generic = "Renew the certificate.",
+	},
+	{
+		.id = "cert-expiring",
+		.severity = MH_SEV_LOW,
+		.title = "The certificate expires within 30 days",
+		.rationale = "It will soon be refused by verifying clients.",
+		.fix_generic = "Renew the certificate, ideally automatically.",
+	},
+	{
+		.id = "cert-name-mismatch",
+		.severity = MH_SEV_LOW,
+		.title = "No name of the certificate matches the host",
+		.rationale = "Verifying clients (DANE, MTA-STS) refuse it.",
+		.fix_generic = "Issue the certificate for the host's name.",
+	},
+	{
+		.id = "weak-tls",
+		.severity = MH_SEV_MEDIUM,
+		.title = "The best protocol the server agrees to is below TLS 1.2",
+		.rationale = "TLS 1.0 and 1.1 are deprecated (RFC 8996).",
+		.fix_postfix = "main.cf: smtpd_tls_protocols = >=TLSv1.2",
+		.fix_generic = "Allow TLS 1.2 and 1.3 only.",
+	},
+	{
+		.id = "auth-before-tls",
+		.severity = MH_SEV_MEDIUM,
+		.title = "AUTH is offered on the cleartext connection",
+		.rationale = "Passwords can cross the network in clear text.",
+		.fix_postfix = "main.cf: smtpd_tls_auth_only = yes",
+		.fix_sendmail = "sendmail.mc: define(`confAUTH_OPTIONS', `A p')dnl",
+		.fix_exim = "auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}",
+		.fix_generic = "Offer AUTH only after STARTTLS.",
+	},
+	{
+		.id = "mta-version-disclosed",
+		.severity = MH_SEV_INFO,
+		.title = "The banner gives the MTA's version",
+		.rationale = "It tells an attacker which vulnerabilities to try.",
+		.fix_postfix = "main.cf: smtpd_banner = $myhostname ESMTP",
+		.fix_sendmail = "sendmail.mc: define(`confSMTP_LOGIN_MSG', `$j')dnl",
+		.fix_exim = "smtp_banner = $smtp_active_hostname ESMTP",
+		.fix_generic = "Remove the version from the greeting.",
+	},
+	{
+		.id = "no-queue-runner",
+		.severity = MH_SEV_MEDIUM,
+		.title = "No daemon, and nothing flushes the local queue",
+		.rationale = "Mail that cannot go at once waits forever.",
+		.fix_sendmail = "A cron entry: */15 * * * * sendmail -q; sendmail -Ac -q",
+		.fix_generic = "Run the queue from cron or a systemd timer.",
+	},
+	{
+		.id = "local-queue-stuck",
+		.severity = MH_SEV_HIGH,
+		.title = "Mail waits in a local queue",
+		.rationale = "For example Sendmail's clientmqueue when the MSP points at a "
+			     "127.0.0.1 where nothing listens: every message waits forever.",
+		.fix_sendmail = "submit.mc: FEATURE(`msp', `[relay.example.com]')dnl, or run "
+				"a loopback daemon; then flush with sendmail -Ac -q.",
+		.fix_generic = "Point the submission path at something that listens; flush the "
+			       "queue.",
+	},
+	{
+		.id = "mc-cf-mismatch",
+		.severity = MH_SEV_MEDIUM,
+		.title = "sendmail.mc asks for something sendmail.cf does not have",
+		.rationale = "The .mc was edited and never rebuilt: what runs is not what was "
+			     "configured.",
+		.fix_sendmail = "Rebuild: make -C /etc/mail (or m4 sendmail.mc > sendmail.cf), "
+				"then restart sendmail.",
+		.fix_generic = "Rebuild sendmail.cf from sendmail.mc.",
+	},
+};
+
+const unsigned mh_nrules = sizeof(mh_rules) / sizeof(mh_rules[0]);
+
+const struct mh_rule *mh_rule_find(const char *id)
+{
+	for (unsigned i = 0; i < mh_nrules; i++)
+		if (strcmp(mh_rules[i].id, id) == 0)
+			return &mh_rules[i];
+	return NULL;
+}
+
+const char *mh_rule_remediation(const struct mh_rule *r, const char *product)
+{
+	const char *fix = NULL;
+
+	if (product && strcmp(product, "postfix") == 0)
+		fix = r->fix_postfix;
+	else if (product && strcmp(product, "sendmail") == 0)
+		fix = r->fix_sendmail;
+	else if (product && strcmp(product, "exim") == 0)
+		fix = r->fix_exim;
+	return fix ? fix : r->fix_generic;
+}
+
+static bool has_finding(const struct mh_host *h, const struct mh_rule *r)
+{
+	for (unsigned i = 0; i < h->nfindings; i++)
+		if (h->findings[i].rule == r)
+			return true;
+	return false;
+}
+
+static struct mh_finding *add_finding(struct mh_host *h, const char *id, const char *product)
+{
+	const struct mh_rule *r = mh_rule_find(id);
+	struct mh_finding *f;
+
+	if (!r || has_finding(h, r) || h->nfindings == MH_MAX_FINDINGS)
+		return NULL;
+	f = &h->findings[h->nfindings++];
+	f->rule = r;
+	f->severity = (int)r->severity;
+	f->remediation = mh_rule_remediation(r, product);
+	f->evidence[0] = '\0';
+	return f;
+}
+
+/* Appends ", 25/tcp" style text to buf. */
+static void append(char *buf, size_t size, const char *text)
+{
+	size_t l = strlen(buf);
+
+	if (l < size)
+		snprintf(buf + l, size - l, "%s%s", l ? ", " : "", text);
+}
+
+void mh_classify(struct mh_host *h)
+{
+	char open_ports[128] = "", versions[128] = "", item[96];
+	const char *product = NULL;
+	bool loopback = mh_addr_is_loopback(&h->addr);
+	struct mh_finding *f;
+
+	for (unsigned i = 0; i < h->nports; i++) {
+		const struct mh_port *p = &h->ports[i];
+		if (p->state != MH_PORT_OPEN)
+			continue;
+		snprintf(item, sizeof(item), "%u/tcp", p->port);
+		append(open_ports, sizeof(open_ports), item);
+		if (p->smtp && p->mta.product) {
+			product = p->mta.product;
+			if (p->mta.version[0]) {
+				snprintf(item, sizeof(item), "%u/tcp: %s %s", p->port,
+					 p->mta.product, p->mta.version);
+				append(versions, sizeof(versions), item);
+			}
+		}
+	}
+	if (!open_ports[0])
+		return;
+	if (!loopback && !h->mail_server) {
+		f = add_finding(h, "exposed-smtp", product);
+		if (f)
+			snprintf(f->evidence, sizeof(f->evidence), "open: %s", open_ports);
+	}
+	/*
+	 * loopback-only is a judgement over all of a host's addresses: the
+	 * local audit makes it, not one address of a sweep.
+	 */
+	if (versions[0]) {
+		f = add_finding(h, "mta-version-disclosed", product);
+		if (f)
+			snprintf(f->evidence, sizeof(f->evidence), "%s", versions);
+	}
+}

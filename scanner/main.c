@@ -1,0 +1,553 @@
+/*
+ * main.c -- the mailhole program: command-line parsing into a config that is
+ * const from then on, signal handling, and the commands.
+ *
+ * Only this file exits. Every input error ends here as one line on stderr,
+ * "mailhole: <what> (<where>): <why>", and exit code 2.
+ */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "mailhole/common.h"
+#include "mailhole/engine.h"
+#include "mailhole/report.h"
+#include "mailhole/rules.h"
+#include "mailhole/target.h"
+
+static atomic_int stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&stop_requested, 1);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* a second signal kills at once: the first one asked politely */
+	sa.sa_flags = SA_RESETHAND;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Everything the command line says; const once parsed. */
+struct mh_config {
+	const char *command;
+	struct mh_scan_opts scan;
+	struct mh_targets *targets;
+	const char *out_json;
+	const char *out_jsonl;
+	bool quiet;
+	bool seed_given;
+	int fail_on; /* enum mh_severity; MH_SEV_COUNT = none */
+	char command_line[2048];
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: mailhole [COMMAND] [OPTIONS]\n"
+	      "\n"
+	      "commands:\n"
+	      "  audit (default)    sweep this host's own addresses and loopback on 25, 465, 587\n"
+	      "  scan TARGETS...    sweep addresses, CIDR blocks, ranges, names\n"
+	      "\n"
+	      "scan options:\n"
+	      "  -p PORTS              ports, e.g. 25 or 25,465,587 (default 25)\n"
+	      "  -o FILE               the JSON document (atomic write; '-' = stdout)\n"
+	      "  --jsonl FILE|-        host records as they finish, one a line\n"
+	      "  -iL FILE              targets from a file ('#' comments; '-' = stdin)\n"
+	      "  --exclude SPEC        leave out an address, CIDR, range or name (repeatable)\n"
+	      "  --exclude-file FILE   leave out every spec of a file\n"
+	      "  --threads N           worker threads (default: cores)\n"
+	      "  --concurrency N       connections in flight (default 2048)\n"
+	      "  --rate N              new connections a second, 0 = unlimited (default 20000)\n"
+	      "  --timeout MS          connect timeout and per-reply deadline (default 1000)\n"
+	      "  --session-timeout MS  deadline of a whole SMTP session (default 10000)\n"
+	      "  --retries N           connect retries after a timeout (default 1)\n"
+	      "  --ehlo-name NAME      the name sent in EHLO (default mailhole.invalid)\n"
+	      "  --shard K/N           take shard K of N (needs --seed)\n"
+	      "  --seed N              order of the sweep (default: random, recorded)\n"
+	      "  --allow-public        allow addresses outside private and lab space\n"
+	      "  --all                 report hosts with no open port too\n"
+	      "  --no-smtp             record port states only, hold no SMTP session\n"
+	      "  --no-starttls         accepted; STARTTLS is not attempted by this version\n"
+	      "  --fail-on SEVERITY    exit 1 on findings at or above it (default high)\n"
+	      "  --quiet               no progress line\n"
+	      "  -v, --verbose         more messages on stderr\n"
+	      "  --version, -h --help\n",
+	      f);
+}
+
+/* Parses a port list: "25", "25,465,587", "25-27". */
+static int parse_ports(const char *s, struct mh_scan_opts *o, char *err, size_t errlen)
+{
+	char buf[256];
+	char *save = NULL;
+
+	if (mh_strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
+		return mh_err(err, errlen, MH_EINVAL, "-p '%s': too long", s);
+	o->nports = 0;
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint64_t lo, hi;
+		char *dash = strchr(tok, '-');
+		if (dash)
+			*dash = '\0';
+		if (mh_parse_u64(tok, 1, 65535, &lo) < 0 ||
+		    (dash && mh_parse_u64(dash + 1, 1, 65535, &hi) < 0))
+			return mh_err(err, errlen, MH_EINVAL, "-p '%s': not a port list", s);
+		if (!dash)
+			hi = lo;
+		if (hi < lo)
+			return mh_err(err, errlen, MH_EINVAL, "-p '%s': range end before start", s);
+		for (uint64_t p = lo; p <= hi; p++) {
+			bool dup = false;
+			for (unsigned i = 0; i < o->nports; i++)
+				dup |= o->ports[i] == p;
+			if (dup)
+				continue;
+			if (o->nports == MH_MAX_PORTS)
+				return mh_err(err, errlen, MH_EINVAL,
+					      "-p '%s': at most %d ports a sweep", s, MH_MAX_PORTS);
+			o->ports[o->nports++] = (uint16_t)p;
+		}
+	}
+	if (o->nports == 0)
+		return mh_err(err, errlen, MH_EINVAL, "-p '%s': no port given", s);
+	return 0;
+}
+
+/* A --fail-on value: a severity, or "none" (never fail on findings). */
+static int parse_fail_on(const char *s)
+{
+	return strcmp(s, "none") == 0 ? MH_SEV_COUNT : mh_severity_parse(s);
+}
+
+static void join_argv(struct mh_config *c, int argc, char **argv)
+{
+	size_t off = 0;
+
+	c->command_line[0] = '\0';
+	for (int i = 0; i < argc && off + 1 < sizeof(c->command_line); i++) {
+		int n = snprintf(c->command_line + off, sizeof(c->command_line) - off, "%s%s",
+				 i ? " " : "", argv[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+/* The option's value: "--opt VALUE" or "--opt=VALUE". NULL (and err) when missing. */
+static const char *opt_value(int argc, char **argv, int *i, const char *eq, char *err,
+			     size_t errlen)
+{
+	if (eq)
+		return eq + 1;
+	if (*i + 1 >= argc) {
+		mh_err(err, errlen, MH_EINVAL, "option '%s' (argument %d): needs a value",
+		       argv[*i], *i);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+static int number_opt(const char *name, const char *v, uint64_t min, uint64_t max, uint64_t *out,
+		      char *err, size_t errlen)
+{
+	if (mh_parse_u64(v, min, max, out) < 0)
+		return mh_err(err, errlen, MH_EINVAL, "option %s '%s': not a number in %llu..%llu",
+			      name, v, (unsigned long long)min, (unsigned long long)max);
+	return 0;
+}
+
+/*
+ * Parses the options of scan and audit. Positional arguments are targets
+ * (refused for audit). `first` is the index of the first argument after the
+ * command word; positions in messages count from there (argument 1).
+ */
+static int parse_args(struct mh_config *c, int argc, char **argv, int first, char *err,
+		      size_t errlen)
+{
+	bool allow_public = false;
+	int rc;
+
+	/* allow_public must be known before any target is added */
+	for (int i = first; i < argc; i++)
+		if (strcmp(argv[i], "--allow-public") == 0)
+			allow_public = true;
+	if (strcmp(c->command, "audit") == 0)
+		allow_public = true; /* the host's own addresses, whatever they are */
+	rc = mh_targets_new(&c->targets, allow_public);
+	if (rc < 0)
+		return mh_err(err, errlen, rc, "out of memory");
+
+	for (int i = first; i < argc; i++) {
+		const char *a = argv[i], *v, *eq = NULL;
+		char name[64];
+		int pos = i - first + 1;
+		uint64_t n;
+
+		if (a[0] != '-' || strcmp(a, "-") == 0) {
+			char origin[32];
+			if (strcmp(c->command, "scan") != 0)
+				return mh_err(err, errlen, MH_EINVAL,
+					      "argument %d '%s': %s takes no targets", pos, a,
+					      c->command);
+			snprintf(origin, sizeof(origin), "argument %d", pos);
+			rc = mh_targets_add(c->targets, a, origin, err, errlen);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (a[1] == '-' && (eq = strchr(a, '=')) != NULL) {
+			size_t l = (size_t)(eq - a) < sizeof(name) - 1 ? (size_t)(eq - a)
+								       : sizeof(name) - 1;
+			memcpy(name, a, l);
+			name[l] = '\0';
+		} else {
+			mh_strlcpy(name, a, sizeof(name));
+		}
+#define VALUE()                                                                            \
+	do {                                                                               \
+		v = opt_value(argc, argv, &i, eq, err, errlen);                            \
+		if (!v)                                                                    \
+			return MH_EINVAL;                                                  \
+	} while (0)
+		if (!strcmp(name, "-p") || !strcmp(name, "--ports")) {
+			VALUE();
+			if ((rc = parse_ports(v, &c->scan, err, errlen)) < 0)
+				return rc;
+		} else if (!strcmp(name, "-o") || !strcmp(name, "--output")) {
+			VALUE();
+			c->out_json = v;
+		} else if (!strcmp(name, "--jsonl")) {
+			VALUE();
+			c->out_jsonl = v;
+		} else if (!strcmp(name, "-iL")) {
+			VALUE();
+			if ((rc = mh_targets_add_file(c->targets, v, false, err, errlen)) < 0)
+				return rc;
+		} else if (!strcmp(name, "--exclude")) {
+			char origin[48];
+			VALUE();
+			snprintf(origin, sizeof(origin), "--exclude, argument %d", pos);
+			if ((rc = mh_targets_exclude(c->targets, v, origin, err, errlen)) < 0)
+				return rc;
+		} else if (!strcmp(name, "--exclude-file") || !strcmp(name, "--excludefile")) {
+			VALUE();
+			if ((rc = mh_targets_add_file(c->targets, v, true, err, errlen)) < 0)
+				return rc;
+		} else if (!strcmp(name, "--threads")) {
+			VALUE();
+			if ((rc = number_opt(name, v, 1, 256, &n, err, errlen)) < 0)
+				return rc;
+			c->scan.threads = (unsigned)n;
+		} else if (!strcmp(name, "--concurrency")) {
+			VALUE();
+			if ((rc = number_opt(name, v, 1, 1000000, &n, err, errlen)) < 0)
+				return rc;
+			c->scan.concurrency = (unsigned)n;
+		} else if (!strcmp(name, "--rate")) {
+			VALUE();
+			if ((rc = number_opt(name, v, 0, 100000000, &n, err, errlen)) < 0)
+				return rc;
+			c->scan.rate = n;
+		} else if (!strcmp(name, "--timeout")) {
+			VALUE();
+			if ((rc = number_opt(name, v, 1, 600000, &n, err, errlen)) < 0)
+				return rc;
+			c->scan.timeout_ms = (unsigned)n;
+		} else if (!strcmp(name, "--session-timeout")) {
+			VALUE();
+			if ((rc = number_opt(name, v, 1, 600000, &n, err, errlen)) < 0)
+				return rc;
+			c->scan.session_ms = (unsigned)n;
+		} else if (!strcmp(name, "--retries")) {
+			VALUE();
+			if ((rc = number_opt(name, v, 0, 10, &n, err, errlen)) < 0)
+				return rc;
+			c->scan.retries = (unsigned)n;
+		} else if (!strcmp(name, "--ehlo-name")) {
+			VALUE();
+			if (!*v || strlen(v) > 255 || strpbrk(v, " \t\r\n"))
+				return mh_err(err, errlen, MH_EINVAL,
+					      "option --ehlo-name '%s': not a host name", v);
+			c->scan.ehlo_name = v;
+		} else if (!strcmp(name, "--shard")) {
+			VALUE();
+			if (mh_shard_parse(v, &c->scan.shard_k, &c->scan.shard_n) < 0)
+				return mh_err(err, errlen, MH_EINVAL,
+					      "option --shard '%s': not K/N with 1 <= K <= N", v);
+		} else if (!strcmp(name, "--seed")) {
+			VALUE();
+			if ((rc = number_opt(name, v, 0, UINT64_MAX, &c->scan.seed, err, errlen)) <
+			    0)
+				return rc;
+			c->seed_given = true;
+		} else if (!strcmp(name, "--fail-on")) {
+			VALUE();
+			if ((c->fail_on = parse_fail_on(v)) < 0)
+				return mh_err(err, errlen, MH_EINVAL,
+					      "option --fail-on '%s': not one of critical, high, "
+					      "medium, low, info, none",
+					      v);
+		} else if (!strcmp(name, "--allow-public")) {
+			/* handled above */
+		} else if (!strcmp(name, "--all")) {
+			c->scan.all_hosts = true;
+		} else if (!strcmp(name, "--no-smtp")) {
+			c->scan.smtp = false;
+		} else if (!strcmp(name, "--no-starttls")) {
+			/* STARTTLS is not attempted yet: nothing to turn off */
+		} else if (!strcmp(name, "--quiet") || !strcmp(name, "-q")) {
+			c->quiet = true;
+		} else if (!strcmp(name, "-v") || !strcmp(name, "--verbose")) {
+			mh_log_set_level(MH_LOG_DEBUG);
+		} else if (!strcmp(name, "--html") || !strcmp(name, "--policy") ||
+			   !strcmp(name, "--syn") || !strcmp(name, "--vrfy") ||
+			   !strcmp(name, "--relay-test")) {
+			return mh_err(err, errlen, MH_EINVAL,
+				      "option %s (argument %d): not available in mailhole %s yet",
+				      name, pos, MH_VERSION);
+		} else {
+			return mh_err(err, errlen, MH_EINVAL, "option '%s' (argument %d): unknown",
+				      a, pos);
+		}
+#undef VALUE
+	}
+	if (c->scan.shard_n > 1 && !c->seed_given)
+		return mh_err(err, errlen, MH_EINVAL,
+			      "option --shard: needs --seed, so that every shard walks the same "
+			      "order");
+	return 0;
+}
+
+/* Adds this host's own addresses (interfaces that are up) and loopback. */
+static int add_own_addresses(struct mh_targets *t, char *err, size_t errlen)
+{
+	struct ifaddrs *ifa = NULL;
+	int rc;
+
+	rc = mh_targets_add(t, "127.0.0.1", "loopback", err, errlen);
+	if (rc == 0)
+		rc = mh_targets_add(t, "::1", "loopback", err, errlen);
+	if (rc < 0)
+		return rc;
+	if (getifaddrs(&ifa) < 0)
+		return mh_err(err, errlen, MH_EIO, "interfaces: %s", strerror(errno));
+	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+		struct mh_addr a;
+		char text[MH_ADDR_STRLEN], origin[64];
+		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) ||
+		    mh_addr_from_sockaddr(i->ifa_addr, &a) < 0)
+			continue;
+		mh_addr_format(&a, text, sizeof(text));
+		snprintf(origin, sizeof(origin), "interface %s", i->ifa_name);
+		rc = mh_targets_add(t, text, origin, err, errlen);
+		if (rc < 0)
+			break;
+	}
+	freeifaddrs(ifa);
+	return rc;
+}
+
+struct run_ctx {
+	const struct mh_config *c;
+	const struct mh_writer_ops *ops[2];
+	void *wctx[2];
+	unsigned nwriters;
+	int werr;
+	char err[MH_ERRLEN];
+	bool progress;
+	uint64_t total;
+	uint64_t failing; /* findings at or above --fail-on */
+};
+
+static void on_host(struct mh_host **h, void *ctx)
+{
+	struct run_ctx *r = ctx;
+
+	mh_classify(*h);
+	for (unsigned i = 0; i < (*h)->nfindings; i++)
+		if ((*h)->findings[i].severity <= r->c->fail_on)
+			r->failing++;
+	for (unsigned i = 0; i < r->nwriters; i++) {
+		if (r->wctx[i] && r->ops[i]->host(r->wctx[i], *h, r->err, sizeof(r->err)) < 0) {
+			/* keep going with the other writers; report at the end */
+			mh_log_error("%s", r->err);
+			r->werr = MH_EIO;
+		}
+	}
+}
+
+static void on_progress(const struct mh_scan_stats *st, uint64_t elapsed_ms, void *ctx)
+{
+	struct run_ctx *r = ctx;
+	double secs = (double)elapsed_ms / 1000.0;
+	double rate = secs > 0 ? (double)st->hosts_done / secs : 0;
+	double left = rate > 0 ? (double)(r->total - st->hosts_done) / rate : 0;
+
+	if (!r->progress)
+		return;
+	fprintf(stderr, "\rmailhole: %llu/%llu hosts (%.1f%%), %llu open, %.0f hosts/s, ETA %.0fs   ",
+		(unsigned long long)st->hosts_done, (unsigned long long)r->total,
+		r->total ? 100.0 * (double)st->hosts_done / (double)r->total : 100.0,
+		(unsigned long long)st->open, rate, left);
+}
+
+static int run_sweep(struct mh_config *c)
+{
+	struct run_ctx r = { .c = c };
+	struct mh_scan_stats stats;
+	struct mh_run_meta meta = { .command = c->command, .command_line = c->command_line };
+	char err[MH_ERRLEN];
+	uint64_t t0 = mh_now_ms(), nofile;
+	int rc;
+
+	rc = mh_targets_finalize(c->targets, err, sizeof(err));
+	if (rc < 0) {
+		mh_log_error("%s", err);
+		return MH_EXIT_USAGE;
+	}
+	if (mh_targets_count(c->targets) == 0) {
+		mh_log_error("no targets (give addresses, CIDR blocks, ranges, names or -iL FILE)");
+		return MH_EXIT_USAGE;
+	}
+	c->scan.targets = c->targets;
+	nofile = mh_raise_nofile();
+	if (c->scan.concurrency + 64 > nofile) {
+		unsigned fit = nofile > 128 ? (unsigned)(nofile - 64) : 64;
+		mh_log_warn("concurrency %u lowered to %u to fit the open-files limit (%llu)",
+			    c->scan.concurrency, fit, (unsigned long long)nofile);
+		c->scan.concurrency = fit;
+	}
+	if (!c->seed_given) {
+		if (getrandom(&c->scan.seed, sizeof(c->scan.seed), 0) != sizeof(c->scan.seed))
+			c->scan.seed = mh_now_ns();
+	}
+	if (!c->out_json && !c->out_jsonl)
+		c->out_json = "-";
+	if (c->out_json) {
+		r.ops[r.nwriters] = &mh_writer_json;
+		if (mh_writer_json.open(&r.wctx[r.nwriters], c->out_json, err, sizeof(err)) < 0) {
+			mh_log_error("%s", err);
+			return MH_EXIT_USAGE;
+		}
+		r.nwriters++;
+	}
+	if (c->out_jsonl) {
+		r.ops[r.nwriters] = &mh_writer_jsonl;
+		if (mh_writer_jsonl.open(&r.wctx[r.nwriters], c->out_jsonl, err, sizeof(err)) <
+		    0) {
+			mh_log_error("%s", err);
+			if (r.nwriters)
+				r.ops[0]->close(r.wctx[0], &meta, err, sizeof(err));
+			return MH_EXIT_USAGE;
+		}
+		r.nwriters++;
+	}
+	r.total = mh_targets_count(c->targets);
+	r.progress = !c->quiet && isatty(STDERR_FILENO);
+	mh_rfc3339_now(meta.started, sizeof(meta.started));
+	install_signals();
+
+	rc = mh_scan_run(&c->scan, on_host, on_progress, &r, &stop_requested, &stats, err,
+			 sizeof(err));
+	if (r.progress)
+		fputc('\n', stderr);
+	mh_rfc3339_now(meta.finished, sizeof(meta.finished));
+	meta.duration_s = (double)(mh_now_ms() - t0) / 1000.0;
+	meta.complete = rc == 0 && stats.complete;
+	meta.scan = &c->scan;
+	meta.stats = &stats;
+	if (rc < 0)
+		mh_log_error("sweep failed: %s", err);
+	if (atomic_load(&stop_requested))
+		mh_log_warn("interrupted: writing what was found (complete: false)");
+	/* Whatever happened, write what was found. */
+	for (unsigned i = 0; i < r.nwriters; i++) {
+		if (r.ops[i]->close(r.wctx[i], &meta, err, sizeof(err)) < 0) {
+			mh_log_error("%s", err);
+			r.werr = MH_EIO;
+		}
+	}
+	if (rc < 0 || r.werr)
+		return MH_EXIT_RUNTIME;
+	return r.failing ? MH_EXIT_FINDINGS : MH_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct mh_config c;
+	char err[MH_ERRLEN] = "";
+	int first = 1, rc, code;
+
+	memset(&c, 0, sizeof(c));
+	mh_scan_opts_defaults(&c.scan);
+	c.fail_on = MH_SEV_HIGH;
+	join_argv(&c, argc, argv);
+
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+			 !strcmp(argv[1], "help"))) {
+		usage(stdout);
+		return MH_EXIT_OK;
+	}
+	if (argc > 1 && !strcmp(argv[1], "--version")) {
+		printf("mailhole %s\n", MH_VERSION);
+		return MH_EXIT_OK;
+	}
+	if (argc > 1 && argv[1][0] != '-') {
+		c.command = argv[1];
+		first = 2;
+	} else {
+		c.command = "audit";
+	}
+	if (!strcmp(c.command, "scan")) {
+		rc = parse_args(&c, argc, argv, first, err, sizeof(err));
+	} else if (!strcmp(c.command, "audit")) {
+		c.scan.ports[0] = 25;
+		c.scan.ports[1] = 465;
+		c.scan.ports[2] = 587;
+		c.scan.nports = 3;
+		c.scan.all_hosts = true;
+		c.out_json = "mailhole-report.json";
+		rc = parse_args(&c, argc, argv, first, err, sizeof(err));
+		if (rc == 0)
+			rc = add_own_addresses(c.targets, err, sizeof(err));
+	} else if (!strcmp(c.command, "local") || !strcmp(c.command, "probe") ||
+		   !strcmp(c.command, "queue") || !strcmp(c.command, "watch") ||
+		   !strcmp(c.command, "report") || !strcmp(c.command, "diff")) {
+		fprintf(stderr, "mailhole: command '%s' (argument 1): not available in mailhole %s "
+				"yet\n",
+			c.command, MH_VERSION);
+		return MH_EXIT_USAGE;
+	} else {
+		fprintf(stderr, "mailhole: command '%s' (argument 1): unknown; try mailhole --help\n",
+			c.command);
+		return MH_EXIT_USAGE;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "mailhole: %s\n", err);
+		mh_targets_free(&c.targets);
+		return MH_EXIT_USAGE;
+	}
+	code = run_sweep(&c);
+	if (code <= MH_EXIT_FINDINGS && !strcmp(c.command, "audit") && !c.quiet)
+		fprintf(stderr, "mailhole: report written to %s\n", c.out_json);
+	mh_targets_free(&c.targets);
+	return code;
+}
