@@ -180,22 +180,38 @@ fail:
 
 /* ---- the document writer ----------------------------------------------- */
 
+/*
+ * Host records are spilled, one compact line each, to an unlinked temporary
+ * file as they come, so memory does not grow with the number of hosts
+ * (json-c spends about 9 KiB on one host's tree). At close the "hosts" array
+ * is a json-c object whose serializer reads the spill back, re-parses each
+ * record with json_tokener and prints it at its place in the document: the
+ * document holds one host's tree at a time.
+ */
 struct doc_ctx {
 	char *path;
-	struct json_object *hosts;
+	FILE *spill;
+	uint64_t nhosts;
 	uint64_t open_ports;
 	uint64_t findings[MH_SEV_COUNT];
+	int serialize_error;
 };
 
 static int doc_open(void **ctx, const char *path, char *err, size_t errlen)
 {
 	struct doc_ctx *c = calloc(1, sizeof(*c));
 
-	if (!c || !(c->path = strdup(path)) || !(c->hosts = json_object_new_array())) {
-		if (c)
-			free(c->path);
+	if (!c || !(c->path = strdup(path))) {
 		free(c);
 		return mh_err(err, errlen, MH_ENOMEM, "out of memory");
+	}
+	c->spill = tmpfile();
+	if (!c->spill) {
+		int e = errno;
+		free(c->path);
+		free(c);
+		return mh_err(err, errlen, MH_EIO, "temporary file for '%s': %s", path,
+			      strerror(e));
 	}
 	*ctx = c;
 	return 0;
@@ -205,16 +221,82 @@ static int doc_host(void *ctx, const struct mh_host *h, char *err, size_t errlen
 {
 	struct doc_ctx *c = ctx;
 	struct json_object *o = mh_host_to_json(h);
+	int rc = 0;
 
 	if (!o)
 		return mh_err(err, errlen, MH_ENOMEM, "out of memory");
+	if (fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							    JSON_C_TO_STRING_NOSLASHESCAPE),
+		  c->spill) == EOF ||
+	    fputc('\n', c->spill) == EOF)
+		rc = mh_err(err, errlen, MH_EIO, "temporary file for '%s': %s", c->path,
+			    strerror(errno));
+	json_object_put(o);
+	if (rc)
+		return rc;
+	c->nhosts++;
 	for (unsigned i = 0; i < h->nports; i++)
 		if (h->ports[i].state == MH_PORT_OPEN)
 			c->open_ports++;
 	for (unsigned i = 0; i < h->nfindings; i++)
 		if ((unsigned)h->findings[i].severity < MH_SEV_COUNT)
 			c->findings[h->findings[i].severity]++;
-	json_object_array_add(c->hosts, o);
+	return 0;
+}
+
+/* Appends s with every newline followed by `level` indentation steps. */
+static void append_indented(struct printbuf *pb, const char *s, int level, int flags)
+{
+	const char *nl;
+
+	while ((nl = strchr(s, '\n')) != NULL) {
+		printbuf_memappend(pb, s, (int)(nl - s + 1));
+		if (flags & JSON_C_TO_STRING_PRETTY)
+			printbuf_memset(pb, -1, ' ', level * 2);
+		s = nl + 1;
+	}
+	printbuf_memappend(pb, s, (int)strlen(s));
+}
+
+/* json-c serializer of the "hosts" array: the spilled records, in order. */
+static int hosts_serialize(struct json_object *jso, struct printbuf *pb, int level, int flags)
+{
+	struct doc_ctx *c = json_object_get_userdata(jso);
+	bool pretty = flags & JSON_C_TO_STRING_PRETTY;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	uint64_t i = 0;
+
+	printbuf_memappend(pb, "[", 1);
+	rewind(c->spill);
+	while ((n = getline(&line, &cap, c->spill)) > 0) {
+		struct json_object *h = json_tokener_parse(line);
+		if (!h) {
+			c->serialize_error = MH_EIO;
+			break;
+		}
+		if (i++)
+			printbuf_memappend(pb, ",", 1);
+		if (pretty) {
+			printbuf_memappend(pb, "\n", 1);
+			printbuf_memset(pb, -1, ' ', (level + 1) * 2);
+		} else if (flags & JSON_C_TO_STRING_SPACED) {
+			printbuf_memappend(pb, " ", 1);
+		}
+		append_indented(pb, json_object_to_json_string_ext(h, flags), level + 1, flags);
+		json_object_put(h);
+	}
+	free(line);
+	if (ferror(c->spill))
+		c->serialize_error = MH_EIO;
+	if (pretty && i) {
+		printbuf_memappend(pb, "\n", 1);
+		printbuf_memset(pb, -1, ' ', level * 2);
+	} else if ((flags & JSON_C_TO_STRING_SPACED) && i) {
+		printbuf_memappend(pb, " ", 1);
+	}
+	printbuf_memappend(pb, "]", 1);
 	return 0;
 }
 
@@ -265,7 +347,7 @@ static struct json_object *summary_json(const struct doc_ctx *c, const struct mh
 	struct json_object *s = json_object_new_object();
 	struct json_object *f = json_object_new_object();
 
-	json_object_object_add(s, "hosts", json_object_new_uint64(json_object_array_length(c->hosts)));
+	json_object_object_add(s, "hosts", json_object_new_uint64(c->nhosts));
 	json_object_object_add(s, "open_ports", json_object_new_uint64(c->open_ports));
 	for (int i = 0; i < MH_SEV_COUNT; i++)
 		json_object_object_add(f, mh_severity_name(i), json_object_new_uint64(c->findings[i]));
@@ -286,6 +368,7 @@ static int doc_close(void *ctx, const struct mh_run_meta *m, char *err, size_t e
 {
 	struct doc_ctx *c = ctx;
 	struct json_object *doc = json_object_new_object();
+	struct json_object *hosts = json_object_new_array();
 	const char *text;
 	size_t len;
 	int rc;
@@ -293,12 +376,16 @@ static int doc_close(void *ctx, const struct mh_run_meta *m, char *err, size_t e
 	json_object_object_add(doc, "schema", jstr("mailhole/1"));
 	json_object_object_add(doc, "scan", scan_meta_json(m));
 	json_object_object_add(doc, "summary", summary_json(c, m));
-	json_object_object_add(doc, "hosts", c->hosts);
+	json_object_set_serializer(hosts, hosts_serialize, c, NULL);
+	json_object_object_add(doc, "hosts", hosts);
 	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
 							   JSON_C_TO_STRING_SPACED |
 							   JSON_C_TO_STRING_NOSLASHESCAPE);
 	len = strlen(text);
-	if (strcmp(c->path, "-") == 0) {
+	if (c->serialize_error) {
+		rc = mh_err(err, errlen, MH_EIO, "output '%s': temporary host records unreadable",
+			    c->path);
+	} else if (strcmp(c->path, "-") == 0) {
 		rc = fwrite(text, 1, len, stdout) == len && fputc('\n', stdout) != EOF ? 0 : MH_EIO;
 		fflush(stdout);
 		if (rc)
@@ -315,7 +402,8 @@ static int doc_close(void *ctx, const struct mh_run_meta *m, char *err, size_t e
 			free(withnl);
 		}
 	}
-	json_object_put(doc); /* frees c->hosts too */
+	json_object_put(doc);
+	fclose(c->spill);
 	free(c->path);
 	free(c);
 	return rc;

@@ -37,7 +37,7 @@
 #include "mailhole/common.h"
 
 /* The writer queue: a bounded ring of finished hosts. */
-#define QUEUE_CAP 256
+#define QUEUE_CAP 64
 /* How long connections in flight may finish after a stop request. */
 #define STOP_GRACE_MS 1000
 /* Longest sleep in epoll_wait, so stop requests are seen promptly. */
