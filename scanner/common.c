@@ -18,7 +18,8 @@ void mh_log_set_level(enum mh_log_level level)
 	atomic_store(&log_level, (int)level);
 }
 
-static void vlog(enum mh_log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vlog(enum mh_log_level level,
+								const char *fmt, va_list ap)
 {
 	char line[1024];
 

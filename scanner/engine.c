@@ -551,6 +551,19 @@ static void slot_connect_event(struct worker *w, unsigned si, uint32_t events)
 		slot_release(w, si, false);
 		return;
 	}
+	/*
+	 * Linux reports ECONNRESET / EPIPE (or a hang-up with no error) only
+	 * after the handshake completed: the server accepted and then reset
+	 * before we saw the connection up. The port is open; the session
+	 * records the reset.
+	 */
+	if (soerr == ECONNRESET || soerr == EPIPE || soerr == 0) {
+		slot_connected(w, si);
+		/* read what arrived before the reset; recv then reports the reset */
+		if (w->slots[si].state == SLOT_SMTP)
+			slot_smtp_event(w, si, EPOLLIN | EPOLLERR);
+		return;
+	}
 	/* EHOSTUNREACH, ENETUNREACH, ETIMEDOUT...: no answer from the host */
 	slot_connect_failed(w, si, soerr == ETIMEDOUT);
 }

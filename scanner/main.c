@@ -375,13 +375,42 @@ struct run_ctx {
 	bool progress;
 	uint64_t total;
 	uint64_t failing; /* findings at or above --fail-on */
+	bool text;        /* a line per host on stdout (audit) */
 };
+
+/* "127.0.0.1  25/tcp closed  465/tcp closed  587/tcp open (postfix)" */
+static void print_host_line(const struct mh_host *h)
+{
+	char addr[MH_ADDR_STRLEN], line[512], safe[64];
+	size_t off;
+
+	mh_addr_format(&h->addr, addr, sizeof(addr));
+	off = (size_t)snprintf(line, sizeof(line), "  %-28s %-13s", addr,
+			       mh_exposure_name(mh_host_exposure(h)));
+	for (unsigned i = 0; i < h->nports && off < sizeof(line); i++) {
+		const struct mh_port *p = &h->ports[i];
+		int n = snprintf(line + off, sizeof(line) - off, "  %u/tcp %s", p->port,
+				 mh_port_state_name(p->state));
+		if (n < 0)
+			break;
+		off += (size_t)n;
+		if (p->smtp && p->mta.product && off < sizeof(line)) {
+			mh_sanitize_line(safe, sizeof(safe), p->mta.product, strlen(p->mta.product));
+			n = snprintf(line + off, sizeof(line) - off, " (%s)", safe);
+			if (n > 0)
+				off += (size_t)n;
+		}
+	}
+	puts(line);
+}
 
 static void on_host(struct mh_host **h, void *ctx)
 {
 	struct run_ctx *r = ctx;
 
 	mh_classify(*h);
+	if (r->text)
+		print_host_line(*h);
 	for (unsigned i = 0; i < (*h)->nfindings; i++)
 		if ((*h)->findings[i].severity <= r->c->fail_on)
 			r->failing++;
@@ -438,6 +467,8 @@ static int run_sweep(struct mh_config *c)
 	if (!c->seed_given) {
 		if (getrandom(&c->scan.seed, sizeof(c->scan.seed), 0) != sizeof(c->scan.seed))
 			c->scan.seed = mh_now_ns();
+		/* within 2^53, so jq and JavaScript read the recorded seed back exactly */
+		c->scan.seed &= (1ull << 53) - 1;
 	}
 	if (!c->out_json && !c->out_jsonl)
 		c->out_json = "-";
@@ -461,6 +492,9 @@ static int run_sweep(struct mh_config *c)
 		r.nwriters++;
 	}
 	r.total = mh_targets_count(c->targets);
+	r.text = !c->quiet && !strcmp(c->command, "audit");
+	if (r.text)
+		printf("mailhole audit: this host's addresses and loopback, ports 25, 465, 587\n");
 	r.progress = !c->quiet && isatty(STDERR_FILENO);
 	mh_rfc3339_now(meta.started, sizeof(meta.started));
 	install_signals();
@@ -546,6 +580,7 @@ int main(int argc, char **argv)
 		return MH_EXIT_USAGE;
 	}
 	code = run_sweep(&c);
+	fflush(stdout);
 	if (code <= MH_EXIT_FINDINGS && !strcmp(c.command, "audit") && !c.quiet)
 		fprintf(stderr, "mailhole: report written to %s\n", c.out_json);
 	mh_targets_free(&c.targets);

@@ -131,7 +131,7 @@ static void test_seeds(void **state)
 static void test_golden(void **state)
 {
 	static const uint64_t want[] = {901, 401, 733, 787, 735, 374, 759, 463,
-					 38,  522, 467, 221, 570, 645, 797, 688};
+	                                38,  522, 467, 221, 570, 645, 797, 688};
 	uint64_t got[sizeof(want) / sizeof(want[0])];
 	struct mh_perm p;
 
@@ -162,7 +162,8 @@ static void test_shards(void **state)
 		for (size_t b = 0; b < sizeof(shard_counts) / sizeof(shard_counts[0]); b++) {
 			uint64_t nshards = shard_counts[b];
 
-			for (size_t c = 0; c < sizeof(thread_counts) / sizeof(thread_counts[0]); c++) {
+			for (size_t c = 0; c < sizeof(thread_counts) / sizeof(thread_counts[0]);
+			     c++) {
 				uint64_t nthreads = thread_counts[c];
 				uint8_t *seen = calloc(n + 1, 1);
 				uint8_t *owner = calloc(n + 1, 1);
@@ -177,7 +178,7 @@ static void test_shards(void **state)
 
 						assert_non_null(mine);
 						mh_shard_slice(k, nshards, t, nthreads, &slice,
-							       &nslices);
+						               &nslices);
 						assert_int_equal(nslices, nshards * nthreads);
 						assert_true(slice < nslices);
 						total += walk(&p, slice, nslices, mine);
@@ -253,7 +254,7 @@ static int cmp_u64(const void *a, const void *b)
 static void test_large(void **state)
 {
 	static const uint64_t ns[] = {5000000000ull, (1ull << 44) + 12345, 1ull << 62,
-				      UINT64_MAX - 59};
+	                              UINT64_MAX - 59};
 	enum { STEPS = 20000 };
 	uint64_t *got = malloc(STEPS * sizeof(*got));
 
@@ -294,10 +295,26 @@ static void test_shard_slice(void **state)
 
 static void test_shard_parse(void **state)
 {
-	static const char *bad[] = {"",      "/",     "1",     "0/1",  "2/1",   "1/0",
-				    "1/65537", "a/b", "1/2/3", "/2",   "1/",    "+1/2",
-				    " 1/2",  "1/2 ",  "-1/2",  "1/-2", "1.0/2", "0x1/2",
-				    "99999999999999999999999/1", "1/99999999999999999999999"};
+	static const char *bad[] = {"",
+	                            "/",
+	                            "1",
+	                            "0/1",
+	                            "2/1",
+	                            "1/0",
+	                            "1/65537",
+	                            "a/b",
+	                            "1/2/3",
+	                            "/2",
+	                            "1/",
+	                            "+1/2",
+	                            " 1/2",
+	                            "1/2 ",
+	                            "-1/2",
+	                            "1/-2",
+	                            "1.0/2",
+	                            "0x1/2",
+	                            "99999999999999999999999/1",
+	                            "1/99999999999999999999999"};
 	uint64_t k = 77, n = 77;
 
 	(void)state;
@@ -326,16 +343,16 @@ static void test_shard_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prime_and_generator),
-		cmocka_unit_test(test_every_index_once),
-		cmocka_unit_test(test_seeds),
-		cmocka_unit_test(test_golden),
-		cmocka_unit_test(test_shards),
-		cmocka_unit_test(test_more_slices_than_steps),
-		cmocka_unit_test(test_degenerate_iters),
-		cmocka_unit_test(test_large),
-		cmocka_unit_test(test_shard_slice),
-		cmocka_unit_test(test_shard_parse),
+	    cmocka_unit_test(test_prime_and_generator),
+	    cmocka_unit_test(test_every_index_once),
+	    cmocka_unit_test(test_seeds),
+	    cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_shards),
+	    cmocka_unit_test(test_more_slices_than_steps),
+	    cmocka_unit_test(test_degenerate_iters),
+	    cmocka_unit_test(test_large),
+	    cmocka_unit_test(test_shard_slice),
+	    cmocka_unit_test(test_shard_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

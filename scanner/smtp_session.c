@@ -1,0 +1,461 @@
+/*
+ * smtp_session.c -- the client side of one SMTP conversation, without I/O
+ * (include/mailhole/smtp.h): greeting, EHLO (HELO when EHLO is refused),
+ * capabilities, QUIT.
+ *
+ * The shape is curl's lib/smtp.c: an enum of states with a names table,
+ * set_state() as the only way to change state, a perform_<cmd>() that
+ * queues a command and enters the state waiting for its answer, a
+ * state_<state>_resp() that judges that answer, and one dispatcher. The
+ * engine owns the socket: it feeds us what it reads, sends what
+ * mh_smtp_session_pending() returns, and tells us about EOF and deadlines.
+ *
+ * Whatever the server does is data: a refusal, a close, a timeout or
+ * garbage ends the session with a tag in res->error and a sanitized excerpt
+ * in res->detail, never with an error of the engine. Nothing is allocated;
+ * the session lives in the engine's connection slot.
+ *
+ * Bytes that follow a reply in the same read belong to the next state and
+ * are parsed at once, before our next command has left: a server that
+ * talks ahead (a greeting followed by junk, a pipelined EHLO answer) is
+ * judged on exactly what it sent. Commands queue up in s->out, so nothing
+ * we have to say is lost meanwhile.
+ */
+#include "mailhole/smtp.h"
+
+#include "mailhole/common.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Used when the configured EHLO name could not go on the wire as it is. */
+#define EHLO_FALLBACK "mailhole.invalid"
+#define EHLO_NAME_MAX 255
+
+/* EHLO and HELO with the longest name, then QUIT, can all be queued at once. */
+_Static_assert(MH_SMTP_LINE_MAX >= 2 * (5 + EHLO_NAME_MAX + 2) + 6, "out[] too small");
+
+static const char *const state_names[] = {
+    [MH_SMTP_BANNER] = "BANNER", [MH_SMTP_EHLO] = "EHLO", [MH_SMTP_HELO] = "HELO",
+    [MH_SMTP_QUIT] = "QUIT",     [MH_SMTP_DONE] = "DONE",
+};
+
+const char *mh_smtp_state_name(enum mh_smtp_state s)
+{
+	if ((unsigned)s >= sizeof(state_names) / sizeof(state_names[0]))
+		return "UNKNOWN";
+	return state_names[s];
+}
+
+/* ---- ESMTP extensions ---------------------------------------------------- */
+
+static const struct {
+	const char *keyword;
+	uint32_t bit;
+} ext_table[] = {
+    {"PIPELINING", MH_EXT_PIPELINING},
+    {"SIZE", MH_EXT_SIZE},
+    {"STARTTLS", MH_EXT_STARTTLS},
+    {"AUTH", MH_EXT_AUTH},
+    {"8BITMIME", MH_EXT_8BITMIME},
+    {"DSN", MH_EXT_DSN},
+    {"ENHANCEDSTATUSCODES", MH_EXT_ENHANCEDSTATUSCODES},
+    {"SMTPUTF8", MH_EXT_SMTPUTF8},
+    {"CHUNKING", MH_EXT_CHUNKING},
+    {"VRFY", MH_EXT_VRFY},
+    {"ETRN", MH_EXT_ETRN},
+    {"BINARYMIME", MH_EXT_BINARYMIME},
+};
+
+static unsigned char ascii_upper(unsigned char c)
+{
+	return c >= 'a' && c <= 'z' ? (unsigned char)(c - 'a' + 'A') : c;
+}
+
+/*
+ * The keyword of a capability line of n bytes: up to a space, a TAB or '='
+ * (old-style "AUTH=LOGIN PLAIN" counts as AUTH), compared without case.
+ */
+static uint32_t ext_bit_n(const char *p, size_t n)
+{
+	size_t k = 0;
+
+	while (n > 0 && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	while (k < n && p[k] != ' ' && p[k] != '\t' && p[k] != '=')
+		k++;
+	for (size_t i = 0; i < sizeof(ext_table) / sizeof(ext_table[0]); i++) {
+		const char *kw = ext_table[i].keyword;
+		size_t j = 0;
+
+		while (j < k && kw[j] && ascii_upper((unsigned char)p[j]) == (unsigned char)kw[j])
+			j++;
+		if (j == k && kw[j] == '\0')
+			return ext_table[i].bit;
+	}
+	return 0;
+}
+
+uint32_t mh_smtp_ext_bit(const char *capline)
+{
+	return capline ? ext_bit_n(capline, strlen(capline)) : 0;
+}
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/*
+ * Copies n bytes of reply text into dst (size bytes, NUL-terminated). When
+ * it must cut, it cuts before a UTF-8 sequence rather than inside it. The
+ * bytes are kept raw: the reader already refused NULs and controls.
+ */
+static void copy_text(char *dst, size_t size, const char *src, size_t n)
+{
+	if (n >= size) {
+		size_t k = size - 1, back = 0;
+
+		while (k > 0 && back < 3 && ((unsigned char)src[k] & 0xc0) == 0x80)
+			k--, back++;
+		n = ((unsigned char)src[k] & 0xc0) == 0x80 ? size - 1 : k;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Line i of a reply: its start and length. */
+static const char *reply_line(const struct mh_smtp_reply *rep, unsigned i, size_t *n)
+{
+	size_t off = rep->line_off[i];
+	size_t end = i + 1 < rep->nlines ? (size_t)rep->line_off[i + 1] - 1 : rep->len;
+
+	*n = end - off;
+	return rep->text + off;
+}
+
+/* The text of a reply line after "DDD-" / "DDD " ("" for a bare "DDD"). */
+static const char *line_text(const char *line, size_t n, size_t *tn)
+{
+	*tn = n > 4 ? n - 4 : 0;
+	return n > 4 ? line + 4 : line + n;
+}
+
+static bool ehlo_name_ok(const char *name)
+{
+	size_t n = 0;
+
+	if (!name)
+		return false;
+	for (; name[n]; n++) {
+		unsigned char c = (unsigned char)name[n];
+
+		/* Printable ASCII without spaces: no CR/LF smuggling a command. */
+		if (c <= 0x20 || c >= 0x7f || n >= EHLO_NAME_MAX)
+			return false;
+	}
+	return n > 0;
+}
+
+/* ---- the state machine --------------------------------------------------- */
+
+/* The only place that changes s->state. */
+static void set_state(struct mh_smtp_session *s, enum mh_smtp_state next)
+{
+	if (s->state != next)
+		mh_log_debug("smtp: %s -> %s", mh_smtp_state_name(s->state),
+		             mh_smtp_state_name(next));
+	s->state = next;
+}
+
+/* Appends "VERB[ arg]\r\n" to the output queue. */
+static void queue_cmd(struct mh_smtp_session *s, const char *verb, const char *arg)
+{
+	size_t vn = strlen(verb), an = arg ? strlen(arg) : 0;
+	size_t need = vn + (arg ? 1 + an : 0) + 2;
+
+	if (s->outoff > 0) {
+		memmove(s->out, s->out + s->outoff, s->outlen - s->outoff);
+		s->outlen -= s->outoff;
+		s->outoff = 0;
+	}
+	if (need > sizeof(s->out) - s->outlen)
+		return; /* cannot happen: see the _Static_assert above */
+	memcpy(s->out + s->outlen, verb, vn);
+	s->outlen += vn;
+	if (arg) {
+		s->out[s->outlen++] = ' ';
+		memcpy(s->out + s->outlen, arg, an);
+		s->outlen += an;
+	}
+	memcpy(s->out + s->outlen, "\r\n", 2);
+	s->outlen += 2;
+}
+
+/* error = tag, detail = prefix + the reply's first line, sanitized. */
+static void fail_reply(struct mh_smtp_session *s, const char *tag, const char *prefix,
+                       const struct mh_smtp_reply *rep)
+{
+	char line[MH_SMTP_DETAIL_MAX];
+	size_t n;
+	const char *p = reply_line(rep, 0, &n);
+
+	mh_sanitize_line(line, sizeof(line), p, n);
+	s->res->error = tag;
+	snprintf(s->res->detail, sizeof(s->res->detail), "%s%s", prefix, line);
+}
+
+/*
+ * error = tag, detail = prefix + the part of a reply received so far (its
+ * first line), when the server stopped or stalled in the middle of one.
+ */
+static void fail_partial(struct mh_smtp_session *s, const char *tag, const char *prefix)
+{
+	const struct mh_smtp_reader *rd = &s->rd;
+	char part[MH_SMTP_DETAIL_MAX] = "";
+	const char *p = NULL;
+	size_t n = 0;
+
+	if (!rd->done && rd->reply.nlines > 0)
+		p = reply_line(&rd->reply, 0, &n);
+	else if (!rd->done && rd->linelen > 0)
+		p = rd->line, n = rd->linelen;
+	if (p)
+		mh_sanitize_line(part, sizeof(part), p, n);
+	s->res->error = tag;
+	snprintf(s->res->detail, sizeof(s->res->detail), "%s%s%s", prefix,
+	         *prefix && *part ? ": " : "", part);
+}
+
+/*
+ * The reader refused the stream. The excerpt is the offending line: what
+ * the reader holds of it, then, when the fault came before its end, what
+ * follows in this read up to its LF.
+ */
+static void fail_reader(struct mh_smtp_session *s, const char *buf, size_t len, size_t used)
+{
+	const struct mh_smtp_reader *rd = &s->rd;
+	char raw[MH_SMTP_DETAIL_MAX + 8];
+	size_t n = rd->linelen < sizeof(raw) ? rd->linelen : sizeof(raw);
+
+	memcpy(raw, rd->line, n);
+	if (used == 0 || buf[used - 1] != '\n')
+		for (size_t i = used; i < len && n < sizeof(raw) && buf[i] != '\n'; i++)
+			raw[n++] = buf[i];
+	if (n > 0 && raw[n - 1] == '\r')
+		n--; /* the CR of its CR LF */
+	/* A broken QUIT answer changes nothing: the record was complete. */
+	if (s->state != MH_SMTP_QUIT) {
+		s->res->error = rd->error;
+		mh_sanitize_line(s->res->detail, sizeof(s->res->detail), raw, n);
+	}
+	set_state(s, MH_SMTP_DONE);
+}
+
+static void perform_ehlo(struct mh_smtp_session *s)
+{
+	queue_cmd(s, "EHLO", s->ehlo_name);
+	set_state(s, MH_SMTP_EHLO);
+}
+
+static void perform_helo(struct mh_smtp_session *s)
+{
+	s->res->helo = true;
+	queue_cmd(s, "HELO", s->ehlo_name);
+	set_state(s, MH_SMTP_HELO);
+}
+
+static void perform_quit(struct mh_smtp_session *s)
+{
+	queue_cmd(s, "QUIT", NULL);
+	set_state(s, MH_SMTP_QUIT);
+}
+
+/* The greeting: 2xx goes on to EHLO; 421, 554... are recorded, then QUIT. */
+static void state_banner_resp(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
+{
+	s->res->code = rep->code;
+	copy_text(s->res->banner, sizeof(s->res->banner), rep->text, rep->len);
+	if (rep->code / 100 == 2) {
+		perform_ehlo(s);
+		return;
+	}
+	fail_reply(s, "greeting-refused", "", rep);
+	perform_quit(s);
+}
+
+/*
+ * Records a 2xx EHLO/HELO answer: the first line's text is the server's name
+ * and greeting; for EHLO the other lines are capabilities (kept up to
+ * MH_SMTP_CAPS_MAX, each cut to MH_SMTP_CAP_LEN - 1; all count for ext).
+ */
+static void record_hello(struct mh_smtp_result *res, const struct mh_smtp_reply *rep, bool caps)
+{
+	for (unsigned i = 0; i < rep->nlines; i++) {
+		size_t n, tn;
+		const char *line = reply_line(rep, i, &n);
+		const char *t = line_text(line, n, &tn);
+
+		if (i == 0) {
+			copy_text(res->ehlo_name, sizeof(res->ehlo_name), t, tn);
+			if (!caps)
+				break;
+			continue;
+		}
+		res->ext |= ext_bit_n(t, tn);
+		if (tn > 0 && res->ncaps < MH_SMTP_CAPS_MAX)
+			copy_text(res->caps[res->ncaps++], MH_SMTP_CAP_LEN, t, tn);
+	}
+}
+
+/* EHLO: 2xx is recorded; 5xx (500, 502, 504, 550...) tries HELO; 4xx gives up. */
+static void state_ehlo_resp(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
+{
+	s->res->ehlo_code = rep->code;
+	if (rep->code / 100 == 2) {
+		record_hello(s->res, rep, true);
+		perform_quit(s);
+	} else if (rep->code / 100 == 5) {
+		perform_helo(s);
+	} else {
+		fail_reply(s, "ehlo-refused", "EHLO: ", rep);
+		perform_quit(s);
+	}
+}
+
+static void state_helo_resp(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
+{
+	char prefix[32];
+
+	if (rep->code / 100 == 2) {
+		s->res->ehlo_code = rep->code;
+		record_hello(s->res, rep, false);
+	} else {
+		/* ehlo_code still holds the EHLO refusal here. */
+		snprintf(prefix, sizeof(prefix), "EHLO %d, HELO: ", s->res->ehlo_code);
+		s->res->ehlo_code = rep->code;
+		fail_reply(s, "ehlo-refused", prefix, rep);
+	}
+	perform_quit(s);
+}
+
+/* Any answer to QUIT ends the session; what it says does not matter. */
+static void state_quit_resp(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
+{
+	(void)rep;
+	set_state(s, MH_SMTP_DONE);
+}
+
+/* The dispatcher: a complete reply goes to the state that waits for it. */
+static void dispatch(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
+{
+	switch (s->state) {
+	case MH_SMTP_BANNER:
+		state_banner_resp(s, rep);
+		break;
+	case MH_SMTP_EHLO:
+		state_ehlo_resp(s, rep);
+		break;
+	case MH_SMTP_HELO:
+		state_helo_resp(s, rep);
+		break;
+	case MH_SMTP_QUIT:
+		state_quit_resp(s, rep);
+		break;
+	case MH_SMTP_DONE:
+		break;
+	}
+}
+
+/* ---- the interface ------------------------------------------------------- */
+
+void mh_smtp_session_init(struct mh_smtp_session *s, struct mh_smtp_result *res,
+                          const char *ehlo_name)
+{
+	memset(res, 0, sizeof(*res));
+	s->state = MH_SMTP_BANNER; /* initial state, before any set_state() */
+	mh_smtp_reader_init(&s->rd);
+	s->res = res;
+	s->ehlo_name = ehlo_name_ok(ehlo_name) ? ehlo_name : EHLO_FALLBACK;
+	s->outlen = s->outoff = 0;
+}
+
+int mh_smtp_session_input(struct mh_smtp_session *s, const char *buf, size_t len)
+{
+	while (s->state != MH_SMTP_DONE && len > 0) {
+		size_t used = 0;
+		int rc = mh_smtp_reader_feed(&s->rd, buf, len, &used);
+
+		if (rc < 0) {
+			fail_reader(s, buf, len, used);
+			break;
+		}
+		buf += used;
+		len -= used;
+		if (rc == 0)
+			break;
+		dispatch(s, &s->rd.reply);
+	}
+	return s->state == MH_SMTP_DONE;
+}
+
+const char *mh_smtp_session_pending(const struct mh_smtp_session *s, size_t *len)
+{
+	*len = s->outlen - s->outoff;
+	return s->out + s->outoff;
+}
+
+void mh_smtp_session_sent(struct mh_smtp_session *s, size_t n)
+{
+	size_t left = s->outlen - s->outoff;
+
+	s->outoff += n < left ? n : left;
+	if (s->outoff == s->outlen)
+		s->outlen = s->outoff = 0;
+}
+
+/* What the end of the stream and a state's own deadline mean while waiting. */
+static const char *const eof_tags[] = {
+    [MH_SMTP_BANNER] = "closed-before-banner",
+    [MH_SMTP_EHLO] = "closed-during-ehlo",
+    [MH_SMTP_HELO] = "closed-during-helo",
+};
+static const char *const timeout_tags[] = {
+    [MH_SMTP_BANNER] = "banner-timeout",
+    [MH_SMTP_EHLO] = "ehlo-timeout",
+    [MH_SMTP_HELO] = "helo-timeout",
+};
+
+/*
+ * Still waiting for the greeting or an EHLO/HELO answer? In QUIT (the
+ * normal end, or a 421 server hanging up; QUIT left unanswered is harmless,
+ * the record is complete) and in DONE, an EOF or a deadline records nothing.
+ */
+static bool waiting(const struct mh_smtp_session *s)
+{
+	return s->state == MH_SMTP_BANNER || s->state == MH_SMTP_EHLO || s->state == MH_SMTP_HELO;
+}
+
+/* error = tag, detail = "in STATE" and what came of a reply. */
+static void fail_in_state(struct mh_smtp_session *s, const char *tag)
+{
+	char prefix[32];
+
+	snprintf(prefix, sizeof(prefix), "in %s", mh_smtp_state_name(s->state));
+	fail_partial(s, tag, prefix);
+}
+
+void mh_smtp_session_eof(struct mh_smtp_session *s, bool reset)
+{
+	if (waiting(s) && reset)
+		fail_in_state(s, "connection-reset");
+	else if (waiting(s))
+		fail_partial(s, eof_tags[s->state], "");
+	set_state(s, MH_SMTP_DONE);
+}
+
+void mh_smtp_session_timeout(struct mh_smtp_session *s, bool whole)
+{
+	if (waiting(s) && whole)
+		fail_in_state(s, "session-timeout");
+	else if (waiting(s))
+		fail_partial(s, timeout_tags[s->state], "");
+	set_state(s, MH_SMTP_DONE);
+}

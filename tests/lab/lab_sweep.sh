@@ -1,0 +1,344 @@
+#!/bin/bash
+# lab_sweep.sh MAILHOLE BUILD_DIR -- the network sweep against real and
+# misbehaving SMTP servers in network namespaces.
+#
+#   scanner ns  198.18.0.1/30 --veth-- 198.18.0.2/30  target ns
+#               routes 198.18.20.0/23 via 198.18.0.2  (ip_forward on)
+#   target ns, all /32 on lo:
+#     198.18.20.2, .3    Postfix (one instance, inet_interfaces = both)
+#     198.18.20.4        exists, nothing listens: closed
+#     198.18.20.10..18   mh-badsmtp, one mode each (see MODES below)
+#     198.18.21.0/24     blackhole route: never answers, filtered
+#
+# Run 1: mailhole scan 198.18.20.0/27 198.18.21.1 (port 25): the hosts with
+#        an open port, their SMTP records, the JSONL stream.
+# Run 2: the same with --all -p 25,587: closed and filtered ports.
+# Then, outside the lab's shell: nothing the lab started is left.
+#
+# Exit 0 pass, 1 fail (each difference printed), 77 skip (no root / netns).
+# LAB_KEEP=1 keeps the work dir (outputs, logs) for a look afterwards.
+set -u
+
+MAILHOLE=${1:?usage: lab_sweep.sh MAILHOLE BUILD_DIR}
+BUILD_DIR=${2:?usage: lab_sweep.sh MAILHOLE BUILD_DIR}
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+
+lab_require_root
+case $MAILHOLE in /*) ;; *) MAILHOLE=$PWD/$MAILHOLE ;; esac
+case $BUILD_DIR in /*) ;; *) BUILD_DIR=$PWD/$BUILD_DIR ;; esac
+BADSMTP=$BUILD_DIR/mh-badsmtp
+[ -x "$MAILHOLE" ] || lab_die "no mailhole binary at $MAILHOLE"
+[ -x "$BADSMTP" ] || lab_die "no mh-badsmtp at $BADSMTP (build the mh-badsmtp target)"
+
+NET=198.18.20
+BLACKHOLE=198.18.21.1
+PF_ADDRS="$NET.2 $NET.3"
+CLOSED=$NET.4
+# address:mode of the misbehaving servers
+MODES="$NET.10:slow $NET.11:endless $NET.12:binary $NET.13:silent $NET.14:reset
+$NET.15:bytewise $NET.16:greet421 $NET.17:greet554 $NET.18:ehlo500"
+
+LAB_LEDGER=$(mktemp "/tmp/mhl-ledger-$LAB_ID.XXXXXX") || lab_die "mktemp failed"
+export LAB_LEDGER
+
+FAILS=0
+fail() {
+	printf 'FAIL: %s\n' "$*"
+	FAILS=$((FAILS + 1))
+}
+
+# expect_doc FILE DESC FILTER [SHOW]: FILTER on the whole document must give
+# true; on failure, SHOW (a jq filter) says what the document has.
+expect_doc() {
+	local file=$1 desc=$2 filter=$3 show=${4:-}
+	if ! jq -e "$filter" "$file" >/dev/null 2>&1; then
+		fail "$desc"
+		echo "      check: $filter"
+		[ -n "$show" ] && echo "      got:   $(jq -c "$show" "$file" 2>&1 | head -c 600)"
+	fi
+	return 0
+}
+
+# expect_port FILE ADDR PORT DESC FILTER: FILTER on the port record of
+# ADDR:PORT (.port, .state, .smtp, ...) must give true.
+expect_port() {
+	local file=$1 addr=$2 port=$3 desc=$4 filter=$5 rec
+	rec=$(jq -c --arg a "$addr" --argjson p "$port" \
+		'[.hosts[]? | select(.addr == $a) | .ports[]? | select(.port == $p)] | first' "$file" 2>/dev/null)
+	if [ -z "$rec" ] || [ "$rec" = null ]; then
+		fail "$addr:$port $desc: no such port record"
+		return
+	fi
+	if ! jq -e "$filter" >/dev/null 2>&1 <<<"$rec"; then
+		fail "$addr:$port $desc"
+		echo "      check: $filter"
+		echo "      got:   ${rec:0:600}"
+	fi
+}
+
+# run_scan NAME ARGS...: mailhole in the scanner namespace; stdout and stderr
+# kept in NAME.out / NAME.err. Exit 0 or 1 is fine, anything else a failure.
+run_scan() {
+	local name=$1 rc
+	shift
+	local t0=$SECONDS pid
+	# in the background, so that a SIGTERM to the lab is handled at once
+	# (the cleanup stops the scan by its pid)
+	timeout 120 ip netns exec "$SCANNS" "$MAILHOLE" scan "$@" \
+		</dev/null >"$LAB_TMP/$name.out" 2>"$LAB_TMP/$name.err" &
+	pid=$!
+	LAB_PIDS+=("$pid")
+	wait "$pid"
+	rc=$?
+	echo "lab: $name: mailhole scan $* -> exit $rc in $((SECONDS - t0)) s"
+	if [ "$rc" != 0 ] && [ "$rc" != 1 ]; then
+		if [ "$rc" = 124 ]; then
+			fail "$name: mailhole did not finish within 120 s"
+		else
+			fail "$name: mailhole exited $rc (0 or 1 expected)"
+		fi
+		sed 's/^/      stderr: /' "$LAB_TMP/$name.err" | head -n 20
+		return 1
+	fi
+	return 0
+}
+
+lab_body() {
+	lab_init
+	lab_install_postfix
+
+	SCANNS=mhl-$LAB_ID-s
+	TGTNS=mhl-$LAB_ID-t
+	lab_netns_add "$SCANNS"
+	lab_netns_add "$TGTNS"
+	lab_veth "$SCANNS" "mhl${LAB_ID}s" "$TGTNS" "mhl${LAB_ID}t"
+	ip -n "$SCANNS" addr add 198.18.0.1/30 dev "mhl${LAB_ID}s" || lab_die "scanner address failed"
+	ip -n "$SCANNS" route add 198.18.20.0/23 via 198.18.0.2 || lab_die "scanner route failed"
+	ip -n "$TGTNS" addr add 198.18.0.2/30 dev "mhl${LAB_ID}t" || lab_die "target address failed"
+	local a ent
+	for a in $PF_ADDRS $CLOSED; do
+		ip -n "$TGTNS" addr add "$a/32" dev lo || lab_die "addr $a failed"
+	done
+	for ent in $MODES; do
+		ip -n "$TGTNS" addr add "${ent%%:*}/32" dev lo || lab_die "addr $ent failed"
+	done
+	ip netns exec "$TGTNS" sysctl -q -w net.ipv4.ip_forward=1 || lab_die "ip_forward failed"
+	ip -n "$TGTNS" route add blackhole 198.18.21.0/24 || lab_die "blackhole route failed"
+
+	local hosts=("198.18.0.1 scanner.lab.test scanner" "$NET.2 mx1.lab.test mx1"
+		"$NET.3 mx1-b.lab.test mx1-b" "$NET.4 closed.lab.test closed")
+	for ent in $MODES; do
+		hosts+=("${ent%%:*} ${ent#*:}.lab.test ${ent#*:}")
+	done
+	lab_netns_hosts "$SCANNS" "${hosts[@]}"
+	lab_netns_hosts "$TGTNS" "${hosts[@]}"
+
+	lab_postfix_instance "$TGTNS" "$LAB_TMP/mx1" mx1.lab.test "$NET.2, $NET.3"
+
+	local bargs=(-P "$LAB_TMP/badsmtp.pid")
+	for ent in $MODES; do
+		bargs+=(-l "${ent%%:*}:25=${ent#*:}")
+	done
+	lab_spawn "$TGTNS" "$LAB_TMP/badsmtp.pid" "$LAB_TMP/badsmtp.log" "$BADSMTP" "${bargs[@]}"
+
+	# ---- run 1: port 25, only hosts with an open port -------------------
+	local J1=$LAB_TMP/run1.json L1=$LAB_TMP/run1.jsonl
+	if run_scan run1 "$NET.0/27" "$BLACKHOLE" --timeout 1000 --session-timeout 4000 \
+		--quiet -o "$J1" --jsonl "$L1"; then
+		check_run1 "$J1" "$L1"
+	fi
+
+	# ---- run 2: --all, ports 25 and 587 ---------------------------------
+	local J2=$LAB_TMP/run2.json
+	if run_scan run2 "$NET.0/27" "$BLACKHOLE" --all -p 25,587 --timeout 1000 \
+		--session-timeout 4000 --quiet -o "$J2"; then
+		check_run2 "$J2"
+	fi
+
+	if [ "$FAILS" != 0 ]; then
+		echo "lab: $FAILS check(s) failed; scanner stderr:"
+		sed 's/^/      /' "$LAB_TMP"/run*.err 2>/dev/null | head -n 20
+		exit 1
+	fi
+	exit 0
+}
+
+check_common() {
+	local J=$1 run=$2
+	expect_doc "$J" "$run: .schema == \"mailhole/1\"" '.schema == "mailhole/1"'
+	expect_doc "$J" "$run: .scan.complete == true" '.scan.complete == true' '.scan'
+	expect_doc "$J" "$run: every host has .addr and .ports[], every port .port and .state" \
+		'(.hosts | type == "array") and all(.hosts[]; (.addr | type == "string")
+		 and (.ports | type == "array")
+		 and all(.ports[]; has("port") and has("state")))'
+}
+
+check_run1() {
+	local J=$1 L=$2 a ent mode
+	jq -e . "$J" >/dev/null 2>&1 || {
+		fail "run1: $J is missing or not JSON"
+		return
+	}
+	check_common "$J" run1
+
+	local want got
+	want=$(for ent in $PF_ADDRS $MODES; do printf '%s\n' "${ent%%:*}"; done | sort | paste -sd' ')
+	got=$(jq -r '[.hosts[].addr] | sort | .[]' "$J" | paste -sd' ')
+	[ "$want" = "$got" ] || {
+		fail "run1: .hosts[] should be exactly the hosts with an open port"
+		echo "      want: $want"
+		echo "      got:  $got"
+	}
+	expect_doc "$J" "run1: every port record has port, state, rtt_ms, smtp; only port 25" \
+		'all(.hosts[]; (.ports | length == 1) and all(.ports[];
+		 has("port") and has("state") and has("rtt_ms") and has("smtp") and .port == 25))'
+	expect_doc "$J" "run1: .summary.open_ports == 11" '.summary.open_ports == 11' '.summary'
+
+	for a in $PF_ADDRS; do
+		expect_port "$J" "$a" 25 "postfix: open, rtt_ms a number" \
+			'.state == "open" and (.rtt_ms | type == "number")'
+		expect_port "$J" "$a" 25 "postfix: .smtp.code == 220" '.smtp.code == 220'
+		expect_port "$J" "$a" 25 "postfix: banner contains Postfix" \
+			'.smtp.banner | type == "string" and contains("Postfix")'
+		expect_port "$J" "$a" 25 "postfix: .smtp.mta.product == \"postfix\"" \
+			'.smtp.mta.product == "postfix"'
+		expect_port "$J" "$a" 25 "postfix: .smtp.ehlo.code == 250" '.smtp.ehlo.code == 250'
+		expect_port "$J" "$a" 25 "postfix: capabilities have PIPELINING and SIZE..." \
+			'(.smtp.ehlo.capabilities | index(["PIPELINING"]) != null)
+			 and any(.smtp.ehlo.capabilities[]; startswith("SIZE"))'
+		expect_port "$J" "$a" 25 "postfix: .smtp.error == null" '.smtp.error == null'
+	done
+
+	for ent in $MODES; do
+		a=${ent%%:*}
+		mode=${ent#*:}
+		expect_port "$J" "$a" 25 "$mode: open, rtt_ms a number" \
+			'.state == "open" and (.rtt_ms | type == "number")'
+		case $mode in
+		slow)
+			expect_port "$J" "$a" 25 "slow: error banner-timeout or session-timeout" \
+				'.smtp.error == "banner-timeout" or .smtp.error == "session-timeout"'
+			;;
+		endless)
+			expect_port "$J" "$a" 25 "endless: error line-too-long" \
+				'.smtp.error == "line-too-long"'
+			;;
+		binary)
+			expect_port "$J" "$a" 25 "binary: error binary-in-reply or bad-reply-code" \
+				'.smtp.error == "binary-in-reply" or .smtp.error == "bad-reply-code"'
+			;;
+		silent)
+			expect_port "$J" "$a" 25 "silent: error banner-timeout" \
+				'.smtp.error == "banner-timeout"'
+			;;
+		reset)
+			expect_port "$J" "$a" 25 "reset: error connection-reset or closed-before-banner" \
+				'.smtp.error == "connection-reset" or .smtp.error == "closed-before-banner"'
+			;;
+		bytewise)
+			expect_port "$J" "$a" 25 "bytewise: no error" '.smtp.error == null'
+			expect_port "$J" "$a" 25 "bytewise: code 220" '.smtp.code == 220'
+			expect_port "$J" "$a" 25 "bytewise: banner has bytewise.lab.test" \
+				'.smtp.banner | type == "string" and contains("bytewise.lab.test")'
+			expect_port "$J" "$a" 25 "bytewise: ehlo.code 250" '.smtp.ehlo.code == 250'
+			expect_port "$J" "$a" 25 "bytewise: the 3 capabilities, reassembled" \
+				'.smtp.ehlo.capabilities == ["PIPELINING", "SIZE 10240000", "8BITMIME"]'
+			;;
+		greet421)
+			expect_port "$J" "$a" 25 "greet421: code 421" '.smtp.code == 421'
+			expect_port "$J" "$a" 25 "greet421: error greeting-refused" \
+				'.smtp.error == "greeting-refused"'
+			;;
+		greet554)
+			expect_port "$J" "$a" 25 "greet554: code 554" '.smtp.code == 554'
+			expect_port "$J" "$a" 25 "greet554: error greeting-refused" \
+				'.smtp.error == "greeting-refused"'
+			;;
+		ehlo500)
+			expect_port "$J" "$a" 25 "ehlo500: no error" '.smtp.error == null'
+			expect_port "$J" "$a" 25 "ehlo500: code 220" '.smtp.code == 220'
+			expect_port "$J" "$a" 25 "ehlo500: ehlo.code 250 (via HELO)" '.smtp.ehlo.code == 250'
+			expect_port "$J" "$a" 25 "ehlo500: .smtp.ehlo.helo == true" '.smtp.ehlo.helo == true'
+			;;
+		esac
+	done
+
+	# JSONL: one JSON object per line, one line per reported host.
+	if [ ! -f "$L" ]; then
+		fail "run1: no JSONL file $L"
+		return
+	fi
+	local n=0 bad=0 line addrs=()
+	while IFS= read -r line || [ -n "$line" ]; do
+		n=$((n + 1))
+		if ! jq -e 'type == "object"' >/dev/null 2>&1 <<<"$line"; then
+			fail "run1: JSONL line $n is not one JSON object: ${line:0:200}"
+			bad=1
+			continue
+		fi
+		addrs+=("$(jq -r '.addr // empty' <<<"$line")")
+	done <"$L"
+	local nh
+	nh=$(jq '.hosts | length' "$J")
+	[ "$n" = "$nh" ] || fail "run1: JSONL has $n lines, the document $nh hosts"
+	if [ "$bad" = 0 ]; then
+		got=$(printf '%s\n' "${addrs[@]}" | sed '/^$/d' | sort | paste -sd' ')
+		[ "$got" = "$want" ] || {
+			fail "run1: JSONL .addr values differ from the hosts with an open port"
+			echo "      want: $want"
+			echo "      got:  $got"
+		}
+	fi
+}
+
+check_run2() {
+	local J=$1 a ent
+	jq -e . "$J" >/dev/null 2>&1 || {
+		fail "run2: $J is missing or not JSON"
+		return
+	}
+	check_common "$J" run2
+	expect_doc "$J" "run2: .summary.open_ports == 11" '.summary.open_ports == 11' '.summary'
+	expect_port "$J" "$CLOSED" 25 "nothing listens: state closed" '.state == "closed"'
+	expect_port "$J" "$CLOSED" 587 "nothing listens: state closed" '.state == "closed"'
+	expect_port "$J" "$BLACKHOLE" 25 "blackholed: state filtered" '.state == "filtered"'
+	expect_port "$J" "$BLACKHOLE" 587 "blackholed: state filtered" '.state == "filtered"'
+	for ent in $PF_ADDRS $MODES; do
+		a=${ent%%:*}
+		expect_port "$J" "$a" 25 "run2: state open" '.state == "open"'
+		expect_port "$J" "$a" 587 "run2: nothing on 587: state closed" '.state == "closed"'
+	done
+	expect_doc "$J" "run2 (--all): open ports only where run 1 found them" \
+		'[.hosts[] | select(any(.ports[]; .state == "open")) | .addr] | length == 11' \
+		'[.hosts[] | select(any(.ports[]; .state == "open")) | .addr] | sort'
+}
+
+# The lab runs in a subshell whose EXIT trap cleans up; this shell passes
+# it SIGTERM / SIGINT / SIGHUP, waits for it, then checks that the trap
+# left nothing behind.
+(lab_body) &
+LAB_CHILD=$!
+LAB_SIGNALLED=0
+trap 'LAB_SIGNALLED=1; kill -TERM "$LAB_CHILD" 2>/dev/null' TERM INT HUP
+while :; do
+	wait "$LAB_CHILD"
+	rc=$?
+	[ "$LAB_SIGNALLED" = 1 ] || break
+	LAB_SIGNALLED=0 # wait was interrupted: wait again, for the real status
+done
+trap - TERM INT HUP
+leftover=$(lab_verify_clean "$LAB_LEDGER")
+if [ -n "$leftover" ]; then
+	echo "FAIL: the cleanup left things behind:"
+	printf '      %s\n' "$leftover"
+	[ "$rc" = 0 ] && rc=1
+fi
+rm -f "$LAB_LEDGER"
+case $rc in
+0) echo "PASS: lab_sweep" ;;
+77) ;;
+*) echo "lab_sweep: FAILED (exit $rc)" ;;
+esac
+exit "$rc"
