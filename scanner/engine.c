@@ -19,6 +19,14 @@
  * Port states: a connect that completes is open; ECONNREFUSED is closed (the
  * RST); no answer by --timeout (after --retries) or an ICMP unreachable is
  * filtered.
+ *
+ * Most targets of a sweep refuse. A socket whose connect was refused is
+ * back in the CLOSE state and Linux lets it connect again (after one
+ * connect() that answers ECONNABORTED), so it goes to a per-thread spare
+ * list, still registered (edge-triggered) in the epoll set: the next target
+ * costs two connect() calls instead of socket(), connect(), epoll_ctl() and
+ * close(). Events carry the fd; fd2slot maps it back
+ * to its slot (-1 while spare).
  */
 #include "mailhole/engine.h"
 
@@ -108,6 +116,13 @@ struct worker {
 	unsigned *heap; /* slot indexes ordered by deadline_ms */
 	unsigned heaplen;
 	struct session_box *free_boxes;
+
+	/* fd -> slot index, -1 when the fd is spare or not ours */
+	int *fd2slot;
+	size_t fd2slot_len;
+	/* refused sockets ready to connect again, by family (0: IPv4, 1: IPv6) */
+	int *spare[2];
+	unsigned nspare[2];
 
 	/* token bucket */
 	double tokens, rate, burst;
@@ -231,6 +246,45 @@ static void box_put(struct worker *w, struct session_box *b)
 	w->free_boxes = b;
 }
 
+/* Records that fd belongs to slot si (-1: to no slot). False when out of memory. */
+static bool fd_map(struct worker *w, int fd, int si)
+{
+	if ((size_t)fd >= w->fd2slot_len) {
+		size_t n = w->fd2slot_len ? w->fd2slot_len : 1024;
+		while (n <= (size_t)fd)
+			n *= 2;
+		int *m = realloc(w->fd2slot, n * sizeof(*m));
+		if (!m)
+			return false;
+		for (size_t i = w->fd2slot_len; i < n; i++)
+			m[i] = -1;
+		w->fd2slot = m;
+		w->fd2slot_len = n;
+	}
+	w->fd2slot[fd] = si;
+	return true;
+}
+
+static int family_index(int family)
+{
+	return family == AF_INET6 ? 1 : 0;
+}
+
+/* Closes a slot's fd, or keeps it as a spare when it may connect again. */
+static void fd_retire(struct worker *w, struct slot *s, bool reusable)
+{
+	int fi = family_index(w->jobs[s->job].addr.family);
+
+	if (s->fd < 0)
+		return;
+	fd_map(w, s->fd, -1);
+	if (reusable && w->nspare[fi] < w->nslots)
+		w->spare[fi][w->nspare[fi]++] = s->fd;
+	else
+		close(s->fd);
+	s->fd = -1;
+}
+
 /* Builds the host record of a finished job and hands it to the writer. */
 static void job_finish(struct worker *w, unsigned ji)
 {
@@ -321,8 +375,7 @@ static void slot_release(struct worker *w, unsigned si, bool abort_conn)
 			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 			setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		}
-		close(s->fd);
-		s->fd = -1;
+		fd_retire(w, s, false);
 	}
 	if (s->box) {
 		box_put(w, s->box);
@@ -359,10 +412,7 @@ static void slot_connect_failed(struct worker *w, unsigned si, bool retryable)
 	struct slot *s = &w->slots[si];
 
 	if (retryable && s->attempts <= w->o->retries) {
-		if (s->fd >= 0) {
-			close(s->fd);
-			s->fd = -1;
-		}
+		fd_retire(w, s, false);
 		slot_connect(w, si); /* resolves and releases the slot itself on failure */
 		return;
 	}
@@ -380,24 +430,43 @@ static int slot_connect(struct worker *w, unsigned si)
 	struct job *j = &w->jobs[s->job];
 	struct sockaddr_storage ss;
 	socklen_t len = mh_addr_to_sockaddr(&j->addr, w->o->ports[s->portidx], &ss);
-	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = si };
+	int fi = family_index(ss.ss_family);
+	bool spare = w->nspare[fi] > 0;
 	int fd, rc;
 
 	s->attempts++;
 	atomic_fetch_add_explicit(&w->ctr->probes, 1, memory_order_relaxed);
 	s->started_ns = mh_now_ns();
 	heap_update(w, si, s->started_ns / 1000000u + w->o->timeout_ms);
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		mh_log_warn("socket: %s", strerror(errno));
-		port_resolve(w, s, MH_PORT_FILTERED, -1);
-		slot_release(w, si, false);
-		return -1;
+	if (spare) {
+		fd = w->spare[fi][--w->nspare[fi]];
+	} else {
+		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			mh_log_warn("socket: %s", strerror(errno));
+			port_resolve(w, s, MH_PORT_FILTERED, -1);
+			slot_release(w, si, false);
+			return -1;
+		}
 	}
 	s->fd = fd;
+	if (!fd_map(w, fd, (int)si)) {
+		mh_log_error("out of memory for the fd table");
+		port_resolve(w, s, MH_PORT_FILTERED, -1);
+		slot_release(w, si, true);
+		return -1;
+	}
 	rc = connect(fd, (struct sockaddr *)&ss, len);
+	/*
+	 * A refused socket's first connect() only disconnects what is left of
+	 * the old attempt (ECONNABORTED); the second one starts the new one.
+	 */
+	if (spare && rc < 0 && errno == ECONNABORTED)
+		rc = connect(fd, (struct sockaddr *)&ss, len);
 	if (rc == 0 || errno == EINPROGRESS) {
-		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		/* edge-triggered while connecting: a spare socket stays registered */
+		struct epoll_event ev = { .events = EPOLLOUT | EPOLLET, .data.u64 = (uint64_t)fd };
+		if (!spare && epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			mh_log_warn("epoll_ctl: %s", strerror(errno));
 			port_resolve(w, s, MH_PORT_FILTERED, -1);
 			slot_release(w, si, true);
@@ -407,6 +476,8 @@ static int slot_connect(struct worker *w, unsigned si)
 	}
 	if (errno == ECONNREFUSED) {
 		port_resolve(w, s, MH_PORT_CLOSED, (double)(mh_now_ns() - s->started_ns) / 1e6);
+		/* only a registered socket can be a spare */
+		fd_retire(w, s, spare);
 		slot_release(w, si, false);
 		return -1;
 	}
@@ -428,7 +499,7 @@ static int slot_flush(struct worker *w, unsigned si)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT,
-							  .data.u64 = si };
+							  .data.u64 = (uint64_t)s->fd };
 				epoll_ctl(w->ep, EPOLL_CTL_MOD, s->fd, &ev);
 				return 0;
 			}
@@ -460,7 +531,7 @@ static void slot_connected(struct worker *w, unsigned si)
 	const struct mh_scan_opts *o = w->o;
 	uint16_t port = o->ports[s->portidx];
 	double rtt = (double)(mh_now_ns() - s->started_ns) / 1e6;
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = si };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)s->fd };
 
 	port_resolve(w, s, MH_PORT_OPEN, rtt);
 	/* 465 speaks TLS first: no cleartext session there (see docs/schema.md). */
@@ -495,7 +566,7 @@ static void slot_smtp_event(struct worker *w, unsigned si, uint32_t events)
 	int done = 0;
 
 	if (events & EPOLLOUT) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = si };
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)s->fd };
 		epoll_ctl(w->ep, EPOLL_CTL_MOD, s->fd, &ev);
 		done = slot_flush(w, si);
 	}
@@ -548,6 +619,7 @@ static void slot_connect_event(struct worker *w, unsigned si, uint32_t events)
 	}
 	if (soerr == ECONNREFUSED) {
 		port_resolve(w, s, MH_PORT_CLOSED, (double)(mh_now_ns() - s->started_ns) / 1e6);
+		fd_retire(w, s, true); /* SO_ERROR read and cleared: it may connect again */
 		slot_release(w, si, false);
 		return;
 	}
@@ -688,7 +760,10 @@ static void *worker_main(void *arg)
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			unsigned si = (unsigned)evs[i].data.u64;
+			uint64_t fd = evs[i].data.u64;
+			if (fd >= w->fd2slot_len || w->fd2slot[fd] < 0)
+				continue; /* a spare socket: nothing in flight */
+			unsigned si = (unsigned)w->fd2slot[fd];
 			struct slot *s = &w->slots[si];
 			if (s->state == SLOT_CONNECTING)
 				slot_connect_event(w, si, evs[i].events);
@@ -750,7 +825,9 @@ static int worker_init(struct worker *w, const struct mh_scan_opts *o, const str
 	w->slots = calloc(nslots, sizeof(*w->slots));
 	w->jobs = calloc(w->njobs, sizeof(*w->jobs));
 	w->heap = calloc(nslots, sizeof(*w->heap));
-	if (!w->slots || !w->jobs || !w->heap)
+	w->spare[0] = calloc(nslots, sizeof(int));
+	w->spare[1] = calloc(nslots, sizeof(int));
+	if (!w->slots || !w->jobs || !w->heap || !w->spare[0] || !w->spare[1])
 		return MH_ENOMEM;
 	for (unsigned i = 0; i < nslots; i++) {
 		w->slots[i].fd = -1;
@@ -781,6 +858,12 @@ static void worker_destroy(struct worker *w)
 
 	if (w->ep > 0)
 		close(w->ep);
+	for (int f = 0; f < 2; f++) {
+		for (unsigned i = 0; i < w->nspare[f]; i++)
+			close(w->spare[f][i]);
+		free(w->spare[f]);
+	}
+	free(w->fd2slot);
 	while ((b = w->free_boxes)) {
 		w->free_boxes = b->next_free;
 		free(b);
