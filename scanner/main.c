@@ -38,8 +38,12 @@ static void install_signals(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	/* a second signal kills at once: the first one asked politely */
-	sa.sa_flags = SA_RESETHAND;
+	/*
+	 * Repeated signals change nothing: the stop is bounded (a second at
+	 * most for connections in flight), and supervisors such as timeout(1)
+	 * deliver the same signal twice (to the child and to its group).
+	 */
+	sa.sa_flags = 0;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);

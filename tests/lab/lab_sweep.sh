@@ -13,6 +13,10 @@
 # Run 1: mailhole scan 198.18.20.0/27 198.18.21.1 (port 25): the hosts with
 #        an open port, their SMTP records, the JSONL stream.
 # Run 2: the same with --all -p 25,587: closed and filtered ports.
+# Run 3: IPv6 (ULA inside the lab): fd00:18:20::/120, a bytewise server on
+#        ::15 and a closed address ::4.
+# Run 4: SIGTERM in the middle of a slow sweep: the document is written,
+#        marked complete: false, and agrees with the JSONL stream.
 # Then, outside the lab's shell: nothing the lab started is left.
 #
 # Exit 0 pass, 1 fail (each difference printed), 77 skip (no root / netns).
@@ -36,6 +40,7 @@ NET=198.18.20
 BLACKHOLE=198.18.21.1
 PF_ADDRS="$NET.2 $NET.3"
 CLOSED=$NET.4
+V6NET=fd00:18:20
 # address:mode of the misbehaving servers
 MODES="$NET.10:slow $NET.11:endless $NET.12:binary $NET.13:silent $NET.14:reset
 $NET.15:bytewise $NET.16:greet421 $NET.17:greet554 $NET.18:ehlo500"
@@ -125,6 +130,12 @@ lab_body() {
 		ip -n "$TGTNS" addr add "${ent%%:*}/32" dev lo || lab_die "addr $ent failed"
 	done
 	ip netns exec "$TGTNS" sysctl -q -w net.ipv4.ip_forward=1 || lab_die "ip_forward failed"
+	# IPv6: ULA on the link (no DAD wait) and on lo in the target namespace
+	ip -n "$SCANNS" addr add fd00:18::1/64 dev "mhl${LAB_ID}s" nodad || lab_die "v6 addr failed"
+	ip -n "$TGTNS" addr add fd00:18::2/64 dev "mhl${LAB_ID}t" nodad || lab_die "v6 addr failed"
+	ip -n "$SCANNS" route add fd00:18:20::/64 via fd00:18::2 || lab_die "v6 route failed"
+	ip -n "$TGTNS" addr add "$V6NET::15/128" dev lo || lab_die "v6 addr failed"
+	ip -n "$TGTNS" addr add "$V6NET::4/128" dev lo || lab_die "v6 addr failed"
 	ip -n "$TGTNS" route add blackhole 198.18.21.0/24 || lab_die "blackhole route failed"
 
 	local hosts=("198.18.0.1 scanner.lab.test scanner" "$NET.2 mx1.lab.test mx1"
@@ -141,6 +152,7 @@ lab_body() {
 	for ent in $MODES; do
 		bargs+=(-l "${ent%%:*}:25=${ent#*:}")
 	done
+	bargs+=(-l "[$V6NET::15]:25=bytewise")
 	lab_spawn "$TGTNS" "$LAB_TMP/badsmtp.pid" "$LAB_TMP/badsmtp.log" "$BADSMTP" "${bargs[@]}"
 
 	# ---- run 1: port 25, only hosts with an open port -------------------
@@ -156,6 +168,16 @@ lab_body() {
 		--session-timeout 4000 --quiet -o "$J2"; then
 		check_run2 "$J2"
 	fi
+
+	# ---- run 3: IPv6 -------------------------------------------------------
+	local J3=$LAB_TMP/run3.json
+	if run_scan run3 "$V6NET::/120" --all --timeout 1000 --session-timeout 4000 --quiet \
+		-o "$J3"; then
+		check_run3 "$J3"
+	fi
+
+	# ---- run 4: SIGTERM in the middle -------------------------------------
+	run_interrupted
 
 	if [ "$FAILS" != 0 ]; then
 		echo "lab: $FAILS check(s) failed; scanner stderr:"
@@ -313,6 +335,48 @@ check_run2() {
 	expect_doc "$J" "run2 (--all): open ports only where run 1 found them" \
 		'[.hosts[] | select(any(.ports[]; .state == "open")) | .addr] | length == 11' \
 		'[.hosts[] | select(any(.ports[]; .state == "open")) | .addr] | sort'
+}
+
+check_run3() {
+	local J=$1
+	check_common "$J" run3
+	expect_doc "$J" "run3: 256 IPv6 targets, one open" \
+		'.scan.targets == 256 and .summary.open_ports == 1' '.summary'
+	expect_port "$J" "$V6NET::15" 25 "v6 bytewise: open, greeted, 3 capabilities" \
+		'.state == "open" and .smtp.code == 220 and .smtp.error == null
+		 and .smtp.ehlo.capabilities == ["PIPELINING", "SIZE 10240000", "8BITMIME"]'
+	expect_port "$J" "$V6NET::4" 25 "v6 nothing listens: closed" '.state == "closed"'
+}
+
+# A slow sweep (--rate 20 over a /24) stopped by SIGTERM after about two
+# seconds: mailhole must stop, write the document marked complete: false,
+# and list the same hosts as its JSONL stream.
+run_interrupted() {
+	local J=$LAB_TMP/run4.json L=$LAB_TMP/run4.jsonl pid rc
+	timeout 60 ip netns exec "$SCANNS" "$MAILHOLE" scan "$NET.0/24" --rate 20 --all \
+		--timeout 1000 --session-timeout 30000 --quiet -o "$J" --jsonl "$L" \
+		</dev/null >"$LAB_TMP/run4.out" 2>"$LAB_TMP/run4.err" &
+	pid=$!
+	LAB_PIDS+=("$pid")
+	sleep 2
+	kill -TERM "$pid" 2>/dev/null # timeout(1) passes it on to mailhole
+	wait "$pid"
+	rc=$?
+	echo "lab: run4: SIGTERM after 2 s -> exit $rc"
+	if [ "$rc" != 0 ] && [ "$rc" != 1 ]; then
+		fail "run4: mailhole exited $rc after SIGTERM (0 or 1 expected)"
+		sed 's/^/      stderr: /' "$LAB_TMP/run4.err" | head -n 5
+		return
+	fi
+	expect_doc "$J" "run4: .schema and .scan.complete == false" \
+		'.schema == "mailhole/1" and .scan.complete == false' '.scan'
+	expect_doc "$J" "run4: fewer hosts done than targets, and some done" \
+		'.scan.hosts_done > 0 and .scan.hosts_done < 256' '.scan'
+	grep -q 'interrupted' "$LAB_TMP/run4.err" || fail "run4: no 'interrupted' message on stderr"
+	local n nh
+	n=$(grep -c . "$L" 2>/dev/null)
+	nh=$(jq '.hosts | length' "$J" 2>/dev/null)
+	[ "$n" = "$nh" ] || fail "run4: JSONL has $n lines, the document $nh hosts"
 }
 
 # The lab runs in a subshell whose EXIT trap cleans up; this shell passes
