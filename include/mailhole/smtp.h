@@ -98,13 +98,16 @@ struct mh_smtp_result {
 
 /*
  * Error tags set in mh_smtp_result.error:
- *   "banner-timeout", "ehlo-timeout", "helo-timeout", "quit-timeout"
- *     (QUIT unanswered is recorded but the record is otherwise complete),
+ *   "banner-timeout", "ehlo-timeout", "helo-timeout",
  *   "session-timeout"     the whole-session deadline passed,
  *   "closed-before-banner", "closed-during-ehlo", "closed-during-helo",
  *   "connection-reset", "greeting-refused" (a non-2xx greeting: 421, 554...),
  *   "ehlo-refused" (EHLO and HELO both refused),
  *   and the reader's tags ("bad-reply-code", "line-too-long", ...).
+ * Once QUIT is sent the record is complete: an unanswered, late or
+ * malformed reply to QUIT leaves `error` as it is. Any 5xx to EHLO falls
+ * back to HELO; a 4xx (or 3xx) to EHLO is "ehlo-refused". At DONE some
+ * output may still be pending: the engine closes without sending it.
  */
 
 enum mh_smtp_state {

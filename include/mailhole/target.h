@@ -49,7 +49,9 @@ bool mh_addr_is_loopback(const struct mh_addr *a);
 /*
  * True for the space mailhole scans without --allow-public: loopback,
  * RFC 1918, RFC 6598 (100.64/10), link-local (169.254/16, fe80::/10),
- * ULA (fc00::/7) and the benchmarking range 198.18.0.0/15.
+ * ULA (fc00::/7) and the benchmarking range 198.18.0.0/15. A v4-mapped
+ * ::ffff:a.b.c.d is judged by its IPv4 address. 0.0.0.0/8, multicast and
+ * broadcast count as public.
  */
 bool mh_addr_is_nonpublic(const struct mh_addr *a);
 
@@ -83,7 +85,8 @@ int mh_targets_exclude(struct mh_targets *t, const char *spec, const char *origi
 /*
  * Reads a file of specs: one a line, '#' starts a comment, blank lines and
  * surrounding white space ignored; origin of each is "PATH:LINE". When
- * exclude is true the specs are excludes. "-" reads standard input.
+ * exclude is true the specs are excludes. "-" reads standard input. On a
+ * bad line, the lines before it stay added.
  */
 int mh_targets_add_file(struct mh_targets *t, const char *path, bool exclude, char *err,
 			size_t errlen);
@@ -91,7 +94,12 @@ int mh_targets_add_file(struct mh_targets *t, const char *path, bool exclude, ch
 int mh_targets_finalize(struct mh_targets *t, char *err, size_t errlen);
 /* Number of distinct addresses (after finalize). */
 uint64_t mh_targets_count(const struct mh_targets *t);
-/* The index-th address in numeric order, index < count. Thread-safe after finalize. */
+/*
+ * The index-th address, index < count (else family 0): numeric order, except
+ * that link-local IPv6 addresses with an interface come after the others,
+ * grouped by interface (the same fe80 address on two links is two hosts).
+ * Thread-safe after finalize.
+ */
 void mh_targets_get(const struct mh_targets *t, uint64_t index, struct mh_addr *out);
 /*
  * Host names that resolved to a (given as targets), as a NULL-terminated
@@ -107,7 +115,10 @@ struct mh_perm {
 	uint64_t first; /* first element of the walk, in [1, prime) */
 };
 
-/* Sets up the permutation of [0, n) for seed. n may be 0 (empty walk). */
+/*
+ * Sets up the permutation of [0, n) for seed. n may be 0 (empty walk);
+ * MH_ELIMIT when n >= 2^64 - 59 (no prime above it fits).
+ */
 int mh_perm_init(struct mh_perm *p, uint64_t n, uint64_t seed);
 
 /* A walk over one slice of a permutation. */
@@ -118,7 +129,7 @@ struct mh_perm_iter {
 	uint64_t remaining; /* steps of the cycle left in this slice */
 };
 
-/* Starts slice `slice` (0-based) of nslices over p. */
+/* Starts slice `slice` (0-based) of nslices over p; empty when slice >= nslices. */
 void mh_perm_iter_init(struct mh_perm_iter *it, const struct mh_perm *p, uint64_t slice,
 		       uint64_t nslices);
 /* Next index of the slice; false when the slice is exhausted. */
