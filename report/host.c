@@ -6,6 +6,8 @@
 
 #include <stdlib.h>
 
+#include "mailhole/local.h"
+
 const char *mh_port_state_name(enum mh_port_state s)
 {
 	switch (s) {
@@ -52,6 +54,7 @@ void mh_host_free(struct mh_host **hp)
 	h = *hp;
 	for (unsigned i = 0; i < h->nports; i++)
 		free(h->ports[i].smtp);
+	mh_local_free(&h->local);
 	free(h);
 	*hp = NULL;
 }
@@ -66,6 +69,8 @@ bool mh_host_any_open(const struct mh_host *h)
 
 enum mh_exposure mh_host_exposure(const struct mh_host *h)
 {
+	if (h->local)
+		return h->local->exposure;
 	if (h->nports == 0)
 		return MH_EXPOSURE_UNKNOWN;
 	if (!mh_host_any_open(h))

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "mailhole/common.h"
+#include "mailhole/local.h"
 #include "mailhole/rules.h"
 
 struct json_object *mh_json_string(const char *s, size_t len)
@@ -86,21 +87,97 @@ static struct json_object *smtp_to_json(const struct mh_smtp_result *r, const st
 	return o;
 }
 
-static struct json_object *findings_to_json(const struct mh_host *h)
+/*
+ * The host's findings that count (suppressed = false), or those a policy
+ * suppresses (suppressed = true, each with the policy's reason).
+ */
+static struct json_object *findings_to_json(const struct mh_host *h, bool suppressed)
 {
 	struct json_object *a = json_object_new_array();
 
 	for (unsigned i = 0; i < h->nfindings; i++) {
 		const struct mh_finding *f = &h->findings[i];
+		if (mh_finding_counts(f) == suppressed)
+			continue;
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "id", jstr(f->rule->id));
 		json_object_object_add(o, "severity", jstr(mh_severity_name(f->severity)));
 		json_object_object_add(o, "title", jstr(f->rule->title));
 		json_object_object_add(o, "evidence", jstr(f->evidence));
 		json_object_object_add(o, "remediation", jstr(f->remediation));
+		if (f->suppressed)
+			json_object_object_add(o, "reason", jstr(f->suppressed));
+		if (f->expired)
+			json_object_object_add(o, "suppression_expired", jstr(f->expired));
 		json_object_array_add(a, o);
 	}
 	return a;
+}
+
+/* One "25": value per SMTP port of a table row. */
+static struct json_object *cells_json(const struct mh_local_addr *r, bool bound)
+{
+	struct json_object *o = json_object_new_object();
+
+	for (int p = 0; p < MH_LOCAL_NPORTS; p++) {
+		char key[8];
+		snprintf(key, sizeof(key), "%u", mh_local_ports[p]);
+		json_object_object_add(o, key, bound ? json_object_new_boolean(r->bound[p])
+						     : jstr(mh_cell_name(r->cell[p])));
+	}
+	return o;
+}
+
+/* The "local" object of CONTRACT.md (docs/schema.md, hosts[].local). */
+static struct json_object *local_to_json(const struct mh_local *l)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *ifs = json_object_new_array();
+	struct json_object *lis = json_object_new_array();
+	struct json_object *unseen = json_object_new_array();
+	char addr[MH_ADDR_STRLEN];
+
+	for (size_t i = 0; i < l->naddrs; i++) {
+		const struct mh_local_addr *r = &l->addrs[i];
+		struct json_object *io = json_object_new_object();
+		mh_addr_format(&r->addr, addr, sizeof(addr));
+		json_object_object_add(io, "name", mh_json_string(r->ifname, strlen(r->ifname)));
+		json_object_object_add(io, "addr", jstr(addr));
+		json_object_object_add(io, "loopback", json_object_new_boolean(r->loopback));
+		json_object_object_add(io, "ports", cells_json(r, false));
+		json_object_object_add(io, "bound", cells_json(r, true));
+		json_object_array_add(ifs, io);
+	}
+	for (size_t i = 0; i < l->nlisteners; i++) {
+		const struct mh_listener *li = &l->listeners[i];
+		struct json_object *lo = json_object_new_object();
+		mh_addr_format(&li->addr, addr, sizeof(addr));
+		json_object_object_add(lo, "addr", jstr(addr));
+		json_object_object_add(lo, "port", json_object_new_int(li->port));
+		json_object_object_add(lo, "process", jstr(li->process));
+		json_object_object_add(lo, "pid", li->pid > 0 ? json_object_new_int(li->pid) : NULL);
+		json_object_object_add(lo, "exe", jstr(li->exe));
+		json_object_object_add(lo, "uid", json_object_new_int64(li->uid));
+		json_object_object_add(lo, "inode", json_object_new_uint64(li->inode));
+		if (li->nholders > 1) {
+			struct json_object *hs = json_object_new_array();
+			for (unsigned k = 0; k < li->nholders && k < MH_HOLDERS_MAX; k++)
+				json_object_array_add(hs, json_object_new_int(li->holders[k]));
+			json_object_object_add(lo, "holders", hs);
+		}
+		json_object_array_add(lis, lo);
+	}
+	for (unsigned i = 0; i < l->nunseen && i < MH_LOCAL_UNSEEN_MAX; i++)
+		json_object_array_add(unseen, jstr(l->unseen[i]));
+	json_object_object_add(o, "interfaces", ifs);
+	json_object_object_add(o, "listeners", lis);
+	json_object_object_add(o, "exposure", jstr(mh_exposure_name(l->exposure)));
+	json_object_object_add(o, "partial", json_object_new_boolean(l->partial));
+	json_object_object_add(o, "partial_evidence",
+			       l->partial ? jstr(l->partial_evidence) : NULL);
+	json_object_object_add(o, "listeners_agree", json_object_new_boolean(l->agree));
+	json_object_object_add(o, "unseen", unseen);
+	return o;
 }
 
 struct json_object *mh_host_to_json(const struct mh_host *h)
@@ -135,7 +212,10 @@ struct json_object *mh_host_to_json(const struct mh_host *h)
 		json_object_array_add(ports, po);
 	}
 	json_object_object_add(o, "ports", ports);
-	json_object_object_add(o, "findings", findings_to_json(h));
+	if (h->local)
+		json_object_object_add(o, "local", local_to_json(h->local));
+	json_object_object_add(o, "findings", findings_to_json(h, false));
+	json_object_object_add(o, "suppressed", findings_to_json(h, true));
 	return o;
 }
 
@@ -239,7 +319,8 @@ static int doc_host(void *ctx, const struct mh_host *h, char *err, size_t errlen
 		if (h->ports[i].state == MH_PORT_OPEN)
 			c->open_ports++;
 	for (unsigned i = 0; i < h->nfindings; i++)
-		if ((unsigned)h->findings[i].severity < MH_SEV_COUNT)
+		if ((unsigned)h->findings[i].severity < MH_SEV_COUNT &&
+		    mh_finding_counts(&h->findings[i]))
 			c->findings[h->findings[i].severity]++;
 	return 0;
 }

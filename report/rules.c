@@ -8,8 +8,15 @@
  */
 #include "mailhole/rules.h"
 
+#include <time.h>
+
+#include "mailhole/policy.h"
+
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+
+#include "mailhole/local.h"
 
 static const char *const sev_names[MH_SEV_COUNT] = { "critical", "high", "medium", "low",
 						     "info" };
@@ -325,6 +332,87 @@ static void append(char *buf, size_t size, const char *text)
 		snprintf(buf + l, size - l, "%s%s", l ? ", " : "", text);
 }
 
+/* The MTA behind the local listeners, from the owning process's name. */
+static const char *local_product(const struct mh_local *l)
+{
+	for (size_t i = 0; i < l->nlisteners; i++) {
+		const char *p = l->listeners[i].process;
+		if (!strcmp(p, "master") || !strcmp(p, "smtpd"))
+			return "postfix";
+		if (!strncmp(p, "sendmail", 8))
+			return "sendmail";
+		if (!strncmp(p, "exim", 4))
+			return "exim";
+	}
+	return NULL;
+}
+
+/* "198.18.0.13:25, [fe80::1%eth0]:587, ..." for the cells that listen. */
+static void local_cells(const struct mh_local *l, bool loopback, char *buf, size_t size)
+{
+	char a[MH_ADDR_STRLEN], item[MH_ADDR_STRLEN + 16];
+	unsigned more = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < l->naddrs; i++) {
+		const struct mh_local_addr *r = &l->addrs[i];
+		if (r->loopback != loopback)
+			continue;
+		mh_addr_format(&r->addr, a, sizeof(a));
+		for (int p = 0; p < MH_LOCAL_NPORTS; p++) {
+			if (r->cell[p] != MH_CELL_LISTENING)
+				continue;
+			if (r->addr.family == AF_INET6)
+				snprintf(item, sizeof(item), "[%s]:%u", a, mh_local_ports[p]);
+			else
+				snprintf(item, sizeof(item), "%s:%u", a, mh_local_ports[p]);
+			/* keep room for the count of what did not fit */
+			if (strlen(buf) + strlen(item) + 2 < size - 24)
+				append(buf, size, item);
+			else
+				more++;
+		}
+	}
+	if (more) {
+		snprintf(item, sizeof(item), "and %u more", more);
+		append(buf, size, item);
+	}
+}
+
+/*
+ * The rules of the local view (h->local, `mailhole local`): exposed-smtp,
+ * loopback-only and partial-exposure from the interface x port table, the
+ * evidence naming the address:port cells that listen.
+ */
+static void classify_local(struct mh_host *h)
+{
+	const struct mh_local *l = h->local;
+	const char *product = local_product(l);
+	struct mh_finding *f;
+	char cells[200];
+
+	if (l->exposure == MH_EXPOSURE_EXPOSED && !h->mail_server) {
+		f = add_finding(h, "exposed-smtp", product);
+		if (f) {
+			local_cells(l, false, cells, sizeof(cells));
+			snprintf(f->evidence, sizeof(f->evidence), "listening: %s", cells);
+		}
+	}
+	if (l->exposure == MH_EXPOSURE_LOOPBACK) {
+		f = add_finding(h, "loopback-only", product);
+		if (f) {
+			local_cells(l, true, cells, sizeof(cells));
+			snprintf(f->evidence, sizeof(f->evidence), "listening on loopback only: %s",
+				 cells);
+		}
+	}
+	if (l->partial) {
+		f = add_finding(h, "partial-exposure", product);
+		if (f)
+			snprintf(f->evidence, sizeof(f->evidence), "%s", l->partial_evidence);
+	}
+}
+
 void mh_classify(struct mh_host *h)
 {
 	char open_ports[128] = "", versions[128] = "", item[96];
@@ -332,6 +420,8 @@ void mh_classify(struct mh_host *h)
 	bool loopback = mh_addr_is_loopback(&h->addr);
 	struct mh_finding *f;
 
+	if (h->local)
+		classify_local(h);
 	for (unsigned i = 0; i < h->nports; i++) {
 		const struct mh_port *p = &h->ports[i];
 		if (p->state != MH_PORT_OPEN)
@@ -362,5 +452,29 @@ void mh_classify(struct mh_host *h)
 		f = add_finding(h, "mta-version-disclosed", product);
 		if (f)
 			snprintf(f->evidence, sizeof(f->evidence), "%s", versions);
+	}
+}
+
+void mh_today(char *buf, size_t size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	if (strftime(buf, size, "%Y-%m-%d", &tm) == 0 && size > 0)
+		buf[0] = '\0';
+}
+
+void mh_policy_apply(struct mh_host *h, const struct mh_policy *p, const char *today)
+{
+	if (!p)
+		return;
+	for (unsigned i = 0; i < h->nfindings; i++) {
+		struct mh_finding *f = &h->findings[i];
+		const char *expired = NULL;
+		f->severity = mh_policy_severity(p, f->rule->id, (int)f->rule->severity);
+		f->suppressed = mh_policy_suppression(p, f->rule->id, &h->addr, h->names, today,
+						      &expired);
+		f->expired = f->suppressed ? NULL : expired;
 	}
 }

@@ -17,8 +17,11 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "mailhole/cli.h"
 #include "mailhole/common.h"
 #include "mailhole/engine.h"
+#include "mailhole/policy.h"
+#include "mailhole/render.h"
 #include "mailhole/report.h"
 #include "mailhole/rules.h"
 #include "mailhole/target.h"
@@ -56,6 +59,9 @@ struct mh_config {
 	struct mh_targets *targets;
 	const char *out_json;
 	const char *out_jsonl;
+	const char *out_html;
+	struct mh_policy *policy; /* NULL without --policy */
+	char today[16];           /* for suppressions' expiry */
 	bool quiet;
 	bool seed_given;
 	int fail_on; /* enum mh_severity; MH_SEV_COUNT = none */
@@ -69,6 +75,9 @@ static void usage(FILE *f)
 	      "commands:\n"
 	      "  audit (default)    sweep this host's own addresses and loopback on 25, 465, 587\n"
 	      "  scan TARGETS...    sweep addresses, CIDR blocks, ranges, names\n"
+	      "  local              this host from inside: interfaces x ports, listeners\n"
+	      "  report IN.json...  merge documents; render --html, --junit, --sarif, --text\n"
+	      "  diff OLD NEW       new, fixed and unchanged findings; exit 1 on new ones\n"
 	      "\n"
 	      "scan options:\n"
 	      "  -p PORTS              ports, e.g. 25 or 25,465,587 (default 25)\n"
@@ -88,6 +97,8 @@ static void usage(FILE *f)
 	      "  --seed N              order of the sweep (default: random, recorded)\n"
 	      "  --allow-public        allow addresses outside private and lab space\n"
 	      "  --all                 report hosts with no open port too\n"
+	      "  --policy FILE         mail servers, severities, excludes, suppressions (JSON)\n"
+	      "  --html FILE           the HTML report (self-contained)\n"
 	      "  --no-smtp             record port states only, hold no SMTP session\n"
 	      "  --no-starttls         accepted; STARTTLS is not attempted by this version\n"
 	      "  --fail-on SEVERITY    exit 1 on findings at or above it (default high)\n"
@@ -321,8 +332,15 @@ static int parse_args(struct mh_config *c, int argc, char **argv, int first, cha
 			c->quiet = true;
 		} else if (!strcmp(name, "-v") || !strcmp(name, "--verbose")) {
 			mh_log_set_level(MH_LOG_DEBUG);
-		} else if (!strcmp(name, "--html") || !strcmp(name, "--policy") ||
-			   !strcmp(name, "--syn") || !strcmp(name, "--vrfy") ||
+		} else if (!strcmp(name, "--html")) {
+			VALUE();
+			c->out_html = v;
+		} else if (!strcmp(name, "--policy")) {
+			VALUE();
+			mh_policy_free(&c->policy);
+			if ((rc = mh_policy_load(v, &c->policy, err, errlen)) < 0)
+				return rc;
+		} else if (!strcmp(name, "--syn") || !strcmp(name, "--vrfy") ||
 			   !strcmp(name, "--relay-test")) {
 			return mh_err(err, errlen, MH_EINVAL,
 				      "option %s (argument %d): not available in mailhole %s yet",
@@ -333,6 +351,8 @@ static int parse_args(struct mh_config *c, int argc, char **argv, int first, cha
 		}
 #undef VALUE
 	}
+	if (c->policy && (rc = mh_policy_add_excludes(c->policy, c->targets, err, errlen)) < 0)
+		return rc;
 	if (c->scan.shard_n > 1 && !c->seed_given)
 		return mh_err(err, errlen, MH_EINVAL,
 			      "option --shard: needs --seed, so that every shard walks the same "
@@ -371,8 +391,8 @@ static int add_own_addresses(struct mh_targets *t, char *err, size_t errlen)
 
 struct run_ctx {
 	const struct mh_config *c;
-	const struct mh_writer_ops *ops[2];
-	void *wctx[2];
+	const struct mh_writer_ops *ops[3];
+	void *wctx[3];
 	unsigned nwriters;
 	int werr;
 	char err[MH_ERRLEN];
@@ -412,11 +432,14 @@ static void on_host(struct mh_host **h, void *ctx)
 {
 	struct run_ctx *r = ctx;
 
+	(*h)->mail_server = mh_policy_is_mail_server(r->c->policy, &(*h)->addr, (*h)->names);
 	mh_classify(*h);
+	mh_policy_apply(*h, r->c->policy, r->c->today);
 	if (r->text)
 		print_host_line(*h);
 	for (unsigned i = 0; i < (*h)->nfindings; i++)
-		if ((*h)->findings[i].severity <= r->c->fail_on)
+		if (mh_finding_counts(&(*h)->findings[i]) &&
+		    (*h)->findings[i].severity <= r->c->fail_on)
 			r->failing++;
 	for (unsigned i = 0; i < r->nwriters; i++) {
 		if (r->wctx[i] && r->ops[i]->host(r->wctx[i], *h, r->err, sizeof(r->err)) < 0) {
@@ -474,8 +497,34 @@ static int run_sweep(struct mh_config *c)
 		/* within 2^53, so jq and JavaScript read the recorded seed back exactly */
 		c->scan.seed &= (1ull << 53) - 1;
 	}
-	if (!c->out_json && !c->out_jsonl)
+	if (!c->out_json && !c->out_jsonl && !c->out_html)
 		c->out_json = "-";
+	/* The HTML is rendered from the document: a file, or a temporary one. */
+	char html_src[4096] = "";
+	bool html_tmp = false;
+	if (c->out_html) {
+		if (c->out_json && strcmp(c->out_json, "-") != 0 &&
+		    mh_strlcpy(html_src, c->out_json, sizeof(html_src)) >= sizeof(html_src))
+			html_src[0] = '\0';
+		if (!html_src[0]) {
+			int fd;
+			mh_strlcpy(html_src, "/tmp/mailhole-doc-XXXXXX", sizeof(html_src));
+			fd = mkstemp(html_src);
+			if (fd < 0) {
+				mh_log_error("temporary document for --html: %s", strerror(errno));
+				return MH_EXIT_RUNTIME;
+			}
+			close(fd);
+			html_tmp = true;
+			r.ops[r.nwriters] = &mh_writer_json;
+			if (mh_writer_json.open(&r.wctx[r.nwriters], html_src, err, sizeof(err)) < 0) {
+				mh_log_error("%s", err);
+				unlink(html_src);
+				return MH_EXIT_RUNTIME;
+			}
+			r.nwriters++;
+		}
+	}
 	if (c->out_json) {
 		r.ops[r.nwriters] = &mh_writer_json;
 		if (mh_writer_json.open(&r.wctx[r.nwriters], c->out_json, err, sizeof(err)) < 0) {
@@ -523,6 +572,17 @@ static int run_sweep(struct mh_config *c)
 			r.werr = MH_EIO;
 		}
 	}
+	if (c->out_html && !r.werr) {
+		struct json_object *doc = NULL;
+		if (mh_doc_load(html_src, &doc, err, sizeof(err)) < 0 ||
+		    mh_render_html(doc, NULL, c->out_html, err, sizeof(err)) < 0) {
+			mh_log_error("%s", err);
+			r.werr = MH_EIO;
+		}
+		json_object_put(doc);
+	}
+	if (html_tmp)
+		unlink(html_src);
 	if (rc < 0 || r.werr)
 		return MH_EXIT_RUNTIME;
 	return r.failing ? MH_EXIT_FINDINGS : MH_EXIT_OK;
@@ -538,6 +598,7 @@ int main(int argc, char **argv)
 	mh_scan_opts_defaults(&c.scan);
 	c.fail_on = MH_SEV_HIGH;
 	join_argv(&c, argc, argv);
+	mh_today(c.today, sizeof(c.today));
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 			 !strcmp(argv[1], "help"))) {
@@ -563,12 +624,18 @@ int main(int argc, char **argv)
 		c.scan.nports = 3;
 		c.scan.all_hosts = true;
 		c.out_json = "mailhole-report.json";
+		c.out_html = "mailhole-report.html";
 		rc = parse_args(&c, argc, argv, first, err, sizeof(err));
 		if (rc == 0)
 			rc = add_own_addresses(c.targets, err, sizeof(err));
-	} else if (!strcmp(c.command, "local") || !strcmp(c.command, "probe") ||
-		   !strcmp(c.command, "queue") || !strcmp(c.command, "watch") ||
-		   !strcmp(c.command, "report") || !strcmp(c.command, "diff")) {
+	} else if (!strcmp(c.command, "report")) {
+		return mh_cmd_report(argc - 1, argv + 1);
+	} else if (!strcmp(c.command, "diff")) {
+		return mh_cmd_diff(argc - 1, argv + 1);
+	} else if (!strcmp(c.command, "local")) {
+		return mh_cmd_local(argc - 1, argv + 1);
+	} else if (!strcmp(c.command, "probe") || !strcmp(c.command, "queue") ||
+		   !strcmp(c.command, "watch")) {
 		fprintf(stderr, "mailhole: command '%s' (argument 1): not available in mailhole %s "
 				"yet\n",
 			c.command, MH_VERSION);
@@ -581,12 +648,14 @@ int main(int argc, char **argv)
 	if (rc < 0) {
 		fprintf(stderr, "mailhole: %s\n", err);
 		mh_targets_free(&c.targets);
+		mh_policy_free(&c.policy);
 		return MH_EXIT_USAGE;
 	}
 	code = run_sweep(&c);
 	fflush(stdout);
 	if (code <= MH_EXIT_FINDINGS && !strcmp(c.command, "audit") && !c.quiet)
-		fprintf(stderr, "mailhole: report written to %s\n", c.out_json);
+		fprintf(stderr, "mailhole: report written to %s and %s\n", c.out_json, c.out_html);
 	mh_targets_free(&c.targets);
+	mh_policy_free(&c.policy);
 	return code;
 }

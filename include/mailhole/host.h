@@ -18,6 +18,7 @@
 #define MH_MAX_PORTS 16
 
 struct mh_rule;
+struct mh_local; /* local.h */
 
 enum mh_port_state {
 	MH_PORT_OPEN,     /* the connection was accepted */
@@ -48,7 +49,16 @@ struct mh_finding {
 	int severity;               /* enum mh_severity, after policy overrides */
 	char evidence[256];         /* what fired it, for people */
 	const char *remediation;    /* static text for the MTA found */
+	const char *suppressed;     /* the policy's reason when a suppression is in force
+				       (borrowed from the policy), else NULL */
+	const char *expired;        /* the newest expired suppression's date, else NULL */
 };
+
+/* Does this finding count (toward summaries and exit codes)? */
+static inline int mh_finding_counts(const struct mh_finding *f)
+{
+	return f->suppressed == NULL;
+}
 
 struct mh_host {
 	struct mh_addr addr;
@@ -58,6 +68,7 @@ struct mh_host {
 	struct mh_port ports[MH_MAX_PORTS];
 	unsigned nfindings;
 	struct mh_finding findings[MH_MAX_FINDINGS];
+	struct mh_local *local;   /* owned; the host seen from inside (mailhole local), or NULL */
 };
 
 /* Allocates a zeroed host for addr. NULL on allocation failure. */
@@ -66,7 +77,10 @@ struct mh_host *mh_host_new(const struct mh_addr *addr);
 void mh_host_free(struct mh_host **h);
 /* Any port open? */
 bool mh_host_any_open(const struct mh_host *h);
-/* Exposure from the ports: open on a non-loopback address = exposed, etc. */
+/*
+ * Exposure from the local table when there is one (local.h), else from the
+ * ports: open on a non-loopback address = exposed, etc.
+ */
 enum mh_exposure mh_host_exposure(const struct mh_host *h);
 
 #endif

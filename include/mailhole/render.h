@@ -51,9 +51,31 @@ int mh_doc_diff(struct json_object *old_doc, struct json_object *new_doc, int fa
  */
 int mh_render_html(struct json_object *doc, struct json_object *baseline, const char *path,
 		   char *err, size_t errlen);
+/*
+ * The HTML report's escaper, for text and quoted attribute values: & < > " '
+ * become entities; LF and TAB pass; other control characters, invalid UTF-8
+ * bytes and invisible or bidirectional-override code points become visible
+ * text ("\x1b", "\xff", "\u202e"). Writes at most size bytes into dst (NUL-
+ * terminated when size > 0, never cutting an entity or a character) and
+ * returns the length of the whole escaped text, as snprintf does: a result
+ * >= size means truncated. dst may be NULL when size is 0.
+ */
+size_t mh_html_escape(char *dst, size_t size, const char *src, size_t len);
 int mh_render_junit(struct json_object *doc, const char *path, char *err, size_t errlen);
 int mh_render_sarif(struct json_object *doc, const char *path, char *err, size_t errlen);
 /* A summary for terminals; colour only when `color`. */
 int mh_render_text(struct json_object *doc, FILE *f, bool color);
+
+/*
+ * Reading a document. A loaded document has the shape mh_doc_load checks
+ * and nothing more: any other field may be missing or of another type, so
+ * every reader goes through these (they never fail on a wrong type).
+ */
+/* The string at obj.key (borrowed), or NULL when absent or not a string. */
+const char *mh_doc_string(struct json_object *obj, const char *key, size_t *len);
+/* The array at obj.key (borrowed), or NULL when absent or not an array. */
+struct json_object *mh_doc_array(struct json_object *obj, const char *key);
+/* A finding's "severity" as enum mh_severity; MH_SEV_COUNT when unknown. */
+int mh_doc_severity(struct json_object *finding);
 
 #endif

@@ -42,4 +42,16 @@ const char *mh_rule_remediation(const struct mh_rule *r, const char *product);
  */
 void mh_classify(struct mh_host *h);
 
+struct mh_policy;
+/*
+ * Applies a policy (may be NULL: then nothing) to a host's findings after
+ * mh_classify: severity overrides, and suppressions in force as of today
+ * ("YYYY-MM-DD", UTC) mark the finding suppressed (it stays in the record,
+ * in "suppressed", and no longer counts); an expired one is noted on the
+ * finding, which counts again. The policy must outlive the host.
+ */
+void mh_policy_apply(struct mh_host *h, const struct mh_policy *p, const char *today);
+/* Today's date as "YYYY-MM-DD" (UTC) into buf (>= 11 bytes). */
+void mh_today(char *buf, size_t size);
+
 #endif

@@ -17,6 +17,8 @@
 #        ::15 and a closed address ::4.
 # Run 4: SIGTERM in the middle of a slow sweep: the document is written,
 #        marked complete: false, and agrees with the JSONL stream.
+# Run 5: a policy (mail server, severity override, suppressions in force
+#        and expired, an exclude) and --html from the same run.
 # Then, outside the lab's shell: nothing the lab started is left.
 #
 # Exit 0 pass, 1 fail (each difference printed), 77 skip (no root / netns).
@@ -178,6 +180,25 @@ lab_body() {
 
 	# ---- run 4: SIGTERM in the middle -------------------------------------
 	run_interrupted
+
+	# ---- run 5: policy and HTML -----------------------------------------------
+	local P=$LAB_TMP/policy.json J5=$LAB_TMP/run5.json H5=$LAB_TMP/run5.html
+	cat >"$P" <<EOF
+{
+  "domain": "lab.test",
+  "mail_servers": ["$NET.2", "bytewise.lab.test"],
+  "severity": { "mta-version-disclosed": "low" },
+  "exclude": ["$NET.18"],
+  "suppress": [
+    { "rule": "exposed-smtp", "host": "$NET.3", "reason": "lab: accepted", "until": "2999-12-31" },
+    { "rule": "exposed-smtp", "host": "$NET.10", "reason": "lab: old", "until": "2001-01-01" }
+  ]
+}
+EOF
+	if run_scan run5 "$NET.0/27" --policy "$P" --timeout 1000 --session-timeout 4000 --quiet \
+		-o "$J5" --html "$H5"; then
+		check_run5 "$J5" "$H5"
+	fi
 
 	if [ "$FAILS" != 0 ]; then
 		echo "lab: $FAILS check(s) failed; scanner stderr:"
@@ -346,6 +367,31 @@ check_run3() {
 		'.state == "open" and .smtp.code == 220 and .smtp.error == null
 		 and .smtp.ehlo.capabilities == ["PIPELINING", "SIZE 10240000", "8BITMIME"]'
 	expect_port "$J" "$V6NET::4" 25 "v6 nothing listens: closed" '.state == "closed"'
+}
+
+check_run5() {
+	local J=$1 H=$2
+	check_common "$J" run5
+	expect_doc "$J" "run5: the excluded $NET.18 is not swept" \
+		'[.hosts[].addr] | index("'"$NET.18"'") == null' '[.hosts[].addr]'
+	expect_doc "$J" "run5: $NET.2 is a mail server with no exposed-smtp" \
+		'.hosts[] | select(.addr == "'"$NET.2"'") | .role == "mail-server"
+		 and ([.findings[].id] | index("exposed-smtp") == null)'
+	expect_doc "$J" "run5: $NET.3's exposed-smtp is suppressed with its reason" \
+		'.hosts[] | select(.addr == "'"$NET.3"'") |
+		 ([.findings[].id] | index("exposed-smtp") == null)
+		 and (.suppressed[0].id == "exposed-smtp") and (.suppressed[0].reason == "lab: accepted")'
+	expect_doc "$J" "run5: $NET.10's expired suppression no longer hides the finding" \
+		'.hosts[] | select(.addr == "'"$NET.10"'") | .findings[] |
+		 select(.id == "exposed-smtp") | .suppression_expired == "2001-01-01"'
+	expect_doc "$J" "run5: summary counts only what is not suppressed" \
+		'.summary.findings.high == ([.hosts[].findings[] | select(.severity == "high")] | length)'
+	if [ ! -s "$H" ]; then
+		fail "run5: no HTML report at $H"
+	else
+		grep -q 'Content-Security-Policy' "$H" || fail "run5: HTML without a CSP"
+		grep -q "$NET.15" "$H" || fail "run5: HTML does not list $NET.15"
+	fi
 }
 
 # A slow sweep (--rate 20 over a /24) stopped by SIGTERM after about two
