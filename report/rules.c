@@ -478,3 +478,31 @@ void mh_policy_apply(struct mh_host *h, const struct mh_policy *p, const char *t
 		f->expired = f->suppressed ? NULL : expired;
 	}
 }
+
+void mh_rules_markdown(FILE *f)
+{
+	static const char *const fixes[][2] = { { "Postfix", "postfix" },
+						{ "Sendmail", "sendmail" },
+						{ "Exim", "exim" } };
+
+	fputs("# Rule catalogue\n\n"
+	      "Generated from the rule table (`report/rules.c`) by `mailhole rules`; a test\n"
+	      "checks that this file is what the table says. Severities are the defaults: a\n"
+	      "policy's `severity` object overrides them per rule.\n\n"
+	      "| id | severity | title |\n|---|---|---|\n",
+	      f);
+	for (unsigned i = 0; i < mh_nrules; i++)
+		fprintf(f, "| [`%s`](#%s) | %s | %s |\n", mh_rules[i].id, mh_rules[i].id,
+			mh_severity_name(mh_rules[i].severity), mh_rules[i].title);
+	for (unsigned i = 0; i < mh_nrules; i++) {
+		const struct mh_rule *r = &mh_rules[i];
+		fprintf(f, "\n## %s\n\n**%s** — %s\n\n%s\n\nRemediation:\n\n", r->id,
+			mh_severity_name(r->severity), r->title, r->rationale);
+		for (unsigned k = 0; k < 3; k++) {
+			const char *fix = mh_rule_remediation(r, fixes[k][1]);
+			if (fix != r->fix_generic)
+				fprintf(f, "- %s: %s\n", fixes[k][0], fix);
+		}
+		fprintf(f, "- Any MTA: %s\n", r->fix_generic);
+	}
+}

@@ -628,6 +628,9 @@ int main(int argc, char **argv)
 		rc = parse_args(&c, argc, argv, first, err, sizeof(err));
 		if (rc == 0)
 			rc = add_own_addresses(c.targets, err, sizeof(err));
+	} else if (!strcmp(c.command, "rules")) {
+		mh_rules_markdown(stdout);
+		return MH_EXIT_OK;
 	} else if (!strcmp(c.command, "report")) {
 		return mh_cmd_report(argc - 1, argv + 1);
 	} else if (!strcmp(c.command, "diff")) {

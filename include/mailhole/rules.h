@@ -8,6 +8,7 @@
 #define MAILHOLE_RULES_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "mailhole/host.h"
 
@@ -51,6 +52,9 @@ struct mh_policy;
  * finding, which counts again. The policy must outlive the host.
  */
 void mh_policy_apply(struct mh_host *h, const struct mh_policy *p, const char *today);
+/* Writes the rule catalogue (docs/rules.md) from the table, as Markdown. */
+void mh_rules_markdown(FILE *f);
+
 /* Today's date as "YYYY-MM-DD" (UTC) into buf (>= 11 bytes). */
 void mh_today(char *buf, size_t size);
 
