@@ -81,6 +81,15 @@ int mh_postfix_read(const char *config_dir, const char *hostname, struct mh_mta_
 		    char *err, size_t errlen);
 
 /*
+ * The main.cf half of mh_postfix_read over text in memory (also the fuzz
+ * target's entry point): name is the file name used in messages and in the
+ * settings' "where" ("main.cf:12"). Fills everything but smtp_listener.
+ * 0, or MH_EINVAL (malformed: "main.cf:LINE: ..."), MH_ELIMIT or MH_ENOMEM.
+ */
+int mh_postfix_main_parse(const char *buf, size_t len, const char *name, const char *hostname,
+			  struct mh_mta_config *out, char *err, size_t errlen);
+
+/*
  * Sendmail: reads the .cf that runs (and submit.cf when not NULL) and the
  * .mc when not NULL (probes/mta_sendmail.c). From the .cf: DM, DS,
  * O DaemonPortOptions (the default MSA on 587 included), the masquerading
@@ -101,5 +110,21 @@ int mh_sendmail_read(const char *cf_path, const char *submit_cf_path, const char
  */
 int mh_exim_read(const char *conf_path, const char *debconf_path, const char *hostname,
 		 struct mh_mta_config *out, char *err, size_t errlen);
+
+/*
+ * Sendmail over buffers (what mh_sendmail_read() does after reading the
+ * files; for the fuzzer). A NULL source is absent. name is the file's path,
+ * used in errors ("FILE:LINE: ...") and, as its base name, in `where`.
+ * data need not be NUL-terminated. mh_sendmail_read() does not call
+ * mh_mta_config_init(): the caller does, once.
+ */
+struct mh_sendmail_src {
+	const char *data;
+	size_t len;
+	const char *name;
+};
+int mh_sendmail_parse(const struct mh_sendmail_src *cf, const struct mh_sendmail_src *submit,
+		      const struct mh_sendmail_src *mc, struct mh_mta_config *out, char *err,
+		      size_t errlen);
 
 #endif
