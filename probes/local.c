@@ -61,6 +61,7 @@ void mh_local_free(struct mh_local **lp)
 		return;
 	free((*lp)->addrs);
 	free((*lp)->listeners);
+	free((*lp)->mta);
 	free(*lp);
 	*lp = NULL;
 }

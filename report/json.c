@@ -128,6 +128,50 @@ static struct json_object *cells_json(const struct mh_local_addr *r, bool bound)
 	return o;
 }
 
+/* A tri-state as true / false / null. */
+static struct json_object *jtri(enum mh_tri t)
+{
+	return t == MH_TRI_UNKNOWN ? NULL : json_object_new_boolean(t == MH_TRI_YES);
+}
+
+/* "local.mta" (docs/schema.md): the MTA's configuration as it is in force. */
+static struct json_object *mta_to_json(const struct mh_mta_config *c)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *mq = json_object_new_object();
+	struct json_object *set = json_object_new_array();
+	struct json_object *notes = json_object_new_array();
+
+	json_object_object_add(o, "product", c->product ? jstr(c->product) : NULL);
+	json_object_object_add(o, "config", c->config[0] ? jstr(c->config) : NULL);
+	json_object_object_add(o, "running", json_object_new_boolean(c->running));
+	json_object_object_add(o, "pid", c->pid > 0 ? json_object_new_int(c->pid) : NULL);
+	json_object_object_add(o, "smtp_listener", jtri(c->smtp_listener));
+	json_object_object_add(o, "listen", c->listen[0] ? jstr(c->listen) : NULL);
+	json_object_object_add(o, "relayhost", c->relayhost[0] ? jstr(c->relayhost) : NULL);
+	json_object_object_add(o, "local_delivery", json_object_new_boolean(c->local_delivery));
+	json_object_object_add(mq, "known", json_object_new_boolean(c->masq.known));
+	json_object_object_add(mq, "domain",
+			       c->masq.known && c->masq.domain[0] ? jstr(c->masq.domain) : NULL);
+	json_object_object_add(mq, "envelope", jtri(c->masq.envelope));
+	json_object_object_add(mq, "recipients", jtri(c->masq.recipients));
+	json_object_object_add(mq, "always_add_domain", jtri(c->masq.always_add_domain));
+	json_object_object_add(o, "masquerade", mq);
+	for (unsigned i = 0; i < c->nsettings && i < MH_MTA_SETTINGS_MAX; i++) {
+		struct json_object *so = json_object_new_object();
+		json_object_object_add(so, "key", jstr(c->settings[i].key));
+		json_object_object_add(so, "value", jstr(c->settings[i].value));
+		json_object_object_add(so, "where", jstr(c->settings[i].where));
+		json_object_array_add(set, so);
+	}
+	json_object_object_add(o, "settings", set);
+	for (unsigned i = 0; i < c->nnotes && i < MH_MTA_NOTES_MAX; i++)
+		json_object_array_add(notes, jstr(c->notes[i]));
+	json_object_object_add(o, "notes", notes);
+	json_object_object_add(o, "mc_cf_mismatch", json_object_new_boolean(c->mc_cf_mismatch));
+	return o;
+}
+
 /* The "local" object of CONTRACT.md (docs/schema.md, hosts[].local). */
 static struct json_object *local_to_json(const struct mh_local *l)
 {
@@ -177,6 +221,8 @@ static struct json_object *local_to_json(const struct mh_local *l)
 			       l->partial ? jstr(l->partial_evidence) : NULL);
 	json_object_object_add(o, "listeners_agree", json_object_new_boolean(l->agree));
 	json_object_object_add(o, "unseen", unseen);
+	json_object_object_add(o, "mta", l->mta ? mta_to_json(l->mta) : NULL);
+	json_object_object_add(o, "aliases", json_object_new_boolean(l->aliases));
 	return o;
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "mailhole/common.h"
 #include "mailhole/local.h"
 
 static const char *const sev_names[MH_SEV_COUNT] = { "critical", "high", "medium", "low",
@@ -344,7 +345,7 @@ static const char *local_product(const struct mh_local *l)
 		if (!strncmp(p, "exim", 4))
 			return "exim";
 	}
-	return NULL;
+	return l->mta ? l->mta->product : NULL;
 }
 
 /* "198.18.0.13:25, [fe80::1%eth0]:587, ..." for the cells that listen. */
@@ -377,6 +378,81 @@ static void local_cells(const struct mh_local *l, bool loopback, char *buf, size
 		snprintf(item, sizeof(item), "and %u more", more);
 		append(buf, size, item);
 	}
+}
+
+/* "key = value (where)" of the first of keys the reading recorded, into buf. */
+static bool mta_setting(const struct mh_mta_config *c, const char *const *keys, char *buf,
+			size_t size)
+{
+	for (const char *const *k = keys; *k; k++)
+		for (unsigned i = 0; i < c->nsettings && i < MH_MTA_SETTINGS_MAX; i++)
+			if (!strcmp(c->settings[i].key, *k)) {
+				snprintf(buf, size, "%s = %s (%s)", c->settings[i].key,
+					 c->settings[i].value[0] ? c->settings[i].value : "(empty)",
+					 c->settings[i].where);
+				return true;
+			}
+	buf[0] = '\0';
+	return false;
+}
+
+/*
+ * The rules of the MTA's configuration (h->local->mta): host-qualified-sender,
+ * envelope-not-masqueraded, local-aliases-unused and mc-cf-mismatch. The
+ * evidence names the settings and where they are set.
+ */
+static void classify_mta(struct mh_host *h)
+{
+	static const char *const origin_keys[] = { "myorigin", "MASQUERADE_AS", "DM",
+						   "qualify_domain", "mailname", "dc_readhost",
+						   "myhostname", "primary_hostname", NULL };
+	static const char *const relay_keys[] = { "relayhost", "SMART_HOST", "DS",
+						  "dc_smarthost", NULL };
+	const struct mh_local *l = h->local;
+	const struct mh_mta_config *c = l->mta;
+	const char *product = c ? c->product : NULL;
+	struct mh_finding *f;
+	char a[200], b[200];
+
+	if (!c || !product)
+		return;
+	if (c->masq.known && !c->masq.domain[0]) {
+		bool no_mail = l->exposure == MH_EXPOSURE_NONE ||
+			       l->exposure == MH_EXPOSURE_LOOPBACK || c->smtp_listener == MH_TRI_NO;
+		if ((c->relayhost[0] || no_mail) &&
+		    (f = add_finding(h, "host-qualified-sender", product)) != NULL) {
+			if (!mta_setting(c, origin_keys, a, sizeof(a)))
+				mh_strlcpy(a, "bare addresses are qualified with the host name",
+					   sizeof(a));
+			if (c->relayhost[0]) {
+				if (!mta_setting(c, relay_keys, b, sizeof(b)))
+					snprintf(b, sizeof(b), "relay %.150s", c->relayhost);
+			} else if (c->smtp_listener == MH_TRI_NO)
+				mh_strlcpy(b, "no SMTP listener configured", sizeof(b));
+			else
+				snprintf(b, sizeof(b), "the host accepts no mail (exposure %s)",
+					 mh_exposure_name(l->exposure));
+			snprintf(f->evidence, sizeof(f->evidence), "%.120s; %s%.100s", a,
+				 !strcmp(product, "postfix") ? "no masquerade_domains; " : "", b);
+		}
+	}
+	if (c->masq.known && c->masq.domain[0] && c->masq.envelope == MH_TRI_NO &&
+	    (f = add_finding(h, "envelope-not-masqueraded", product)) != NULL) {
+		static const char *const class_keys[] = { "masquerade_classes", NULL };
+		mta_setting(c, class_keys, a, sizeof(a));
+		snprintf(f->evidence, sizeof(f->evidence),
+			 "headers masqueraded to %.60s, the envelope sender not%s%.140s",
+			 c->masq.domain,
+			 a[0] ? ": " : "", a);
+	}
+	if (l->aliases && !c->local_delivery &&
+	    (f = add_finding(h, "local-aliases-unused", product)) != NULL)
+		snprintf(f->evidence, sizeof(f->evidence),
+			 "aliases defined (%s) but %s does no local delivery", l->aliases_where,
+			 product);
+	if (c->mc_cf_mismatch && (f = add_finding(h, "mc-cf-mismatch", product)) != NULL)
+		snprintf(f->evidence, sizeof(f->evidence), "%s",
+			 c->nnotes ? c->notes[0] : "the .mc asks for what the .cf lacks");
 }
 
 /*
@@ -420,8 +496,10 @@ void mh_classify(struct mh_host *h)
 	bool loopback = mh_addr_is_loopback(&h->addr);
 	struct mh_finding *f;
 
-	if (h->local)
+	if (h->local) {
 		classify_local(h);
+		classify_mta(h);
+	}
 	for (unsigned i = 0; i < h->nports; i++) {
 		const struct mh_port *p = &h->ports[i];
 		if (p->state != MH_PORT_OPEN)

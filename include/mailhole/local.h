@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "mailhole/host.h"
+#include "mailhole/mta.h"
 #include "mailhole/target.h"
 
 /* The ports of the table and of the listeners kept: 25, 465, 587. */
@@ -166,6 +167,10 @@ struct mh_local {
 	bool agree;                   /* the listeners explain every cell of the table */
 	unsigned nunseen;
 	char unseen[MH_LOCAL_UNSEEN_MAX][MH_LOCAL_NOTE_LEN]; /* what could not be seen */
+	struct mh_mta_config *mta;    /* the MTA found and its configuration (mta.h);
+					 owned, NULL when none was found */
+	bool aliases;                 /* /etc/aliases (under --root) has entries */
+	char aliases_where[128];      /* "aliases:3" of the first entry */
 };
 
 /* Frees l and what it owns; NULLs the pointer. Safe on NULL. */

@@ -9,9 +9,12 @@
 #      and again as nobody (setpriv): still succeeds, owners "unknown",
 #      an "unseen" note
 #   b  198.18.41.1/24                     Postfix on 127.0.0.1 only
-#                                          -> loopback-only, exit 0
+#                                          -> loopback-only, exit 1 (the
+#                                          lab's main.cf does not masquerade:
+#                                          host-qualified-sender)
 #   c  198.18.42.1/24                     Postfix, master.cf without the
-#                                          "smtp inet" line -> none, exit 0
+#                                          "smtp inet" line -> none, exit 1
+#                                          (host-qualified-sender only)
 #   d  198.18.43.1/24 and 198.18.44.1/24  Postfix on 198.18.43.1 only, plus
 #      200 more addresses on the second   -> exposed + partial-exposure,
 #      interface                             exit 1, well under a second
@@ -216,7 +219,9 @@ lab_body() {
 	# ---- b: loopback only ----------------------------------------------
 	mkns "$NSB" b 198.18.41.1/24
 	lab_postfix_instance "$NSB" "$LAB_TMP/pfb" host-b.lab.test "127.0.0.1"
-	run_local b "$NSB" 0
+	# exit 1: host-qualified-sender (myorigin = $myhostname on a host that
+	# accepts no mail from the network; lab_local_mta.sh checks it in detail)
+	run_local b "$NSB" 1
 	J=$OUTDIR/b.json
 	common b 198.18.41.1
 	expect "$J" "b: loopback-only, not partial" \
@@ -226,6 +231,7 @@ lab_body() {
 	master_listener b "$LAB_TMP/pfb" 127.0.0.1
 	has_finding "$J" loopback-only || fail "b: no loopback-only finding"
 	has_finding "$J" exposed-smtp && fail "b: exposed-smtp on a loopback-only host"
+	has_finding "$J" host-qualified-sender || fail "b: no host-qualified-sender (not masqueraded)"
 
 	# ---- c: no smtpd at all --------------------------------------------
 	mkns "$NSC" c 198.18.42.1/24
@@ -239,11 +245,11 @@ lab_body() {
 		sleep 0.1
 	done
 	[ -z "$(ip netns exec "$NSC" ss -Hltn 'sport = :25')" ] || lab_die "c: smtpd still listens"
-	run_local c "$NSC" 0
+	run_local c "$NSC" 1
 	J=$OUTDIR/c.json
 	common c 198.18.42.1
-	expect "$J" "c: exposure none, no listeners, no findings" \
-		'.hosts[0].local.exposure == "none" and .hosts[0].local.listeners == [] and .hosts[0].findings == []'
+	expect "$J" "c: exposure none, no listeners, only the configuration's finding" \
+		'.hosts[0].local.exposure == "none" and .hosts[0].local.listeners == [] and [.hosts[0].findings[].id] == ["host-qualified-sender"]'
 	lab_alive "$(lab_postfix_master_pid "$LAB_TMP/pfc")" || fail "c: Postfix master not running (the case is void)"
 
 	# ---- d: two interfaces, one listens; many addresses ----------------
@@ -271,7 +277,7 @@ lab_body() {
 
 	# ---- usage -----------------------------------------------------------
 	local opt rc err
-	for opt in --root --config --probe --html --policy; do
+	for opt in --probe; do
 		err=$("$MAILHOLE" local "$opt" x 2>&1 >/dev/null)
 		rc=$?
 		[ "$rc" = 2 ] || fail "usage: local $opt exited $rc, 2 expected"
