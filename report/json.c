@@ -343,23 +343,36 @@ static int doc_open(void **ctx, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-static int doc_host(void *ctx, const struct mh_host *h, char *err, size_t errlen)
+/*
+ * Writes h as one compact JSON line to f (flushed when `flush`). 0,
+ * MH_ENOMEM, or MH_EIO with errno from the failed write.
+ */
+static int put_host_line(FILE *f, const struct mh_host *h, bool flush)
 {
-	struct doc_ctx *c = ctx;
 	struct json_object *o = mh_host_to_json(h);
 	int rc = 0;
 
 	if (!o)
-		return mh_err(err, errlen, MH_ENOMEM, "out of memory");
+		return MH_ENOMEM;
 	if (fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							    JSON_C_TO_STRING_NOSLASHESCAPE),
-		  c->spill) == EOF ||
-	    fputc('\n', c->spill) == EOF)
-		rc = mh_err(err, errlen, MH_EIO, "temporary file for '%s': %s", c->path,
-			    strerror(errno));
+		  f) == EOF ||
+	    fputc('\n', f) == EOF || (flush && fflush(f) == EOF))
+		rc = MH_EIO;
 	json_object_put(o);
+	return rc;
+}
+
+static int doc_host(void *ctx, const struct mh_host *h, char *err, size_t errlen)
+{
+	struct doc_ctx *c = ctx;
+	int rc = put_host_line(c->spill, h, false);
+
+	if (rc == MH_ENOMEM)
+		return mh_err(err, errlen, rc, "out of memory");
 	if (rc)
-		return rc;
+		return mh_err(err, errlen, rc, "temporary file for '%s': %s", c->path,
+			      strerror(errno));
 	c->nhosts++;
 	for (unsigned i = 0; i < h->nports; i++)
 		if (h->ports[i].state == MH_PORT_OPEN)
@@ -576,19 +589,14 @@ static int jsonl_open(void **ctx, const char *path, char *err, size_t errlen)
 static int jsonl_host(void *ctx, const struct mh_host *h, char *err, size_t errlen)
 {
 	struct jsonl_ctx *c = ctx;
-	struct json_object *o = mh_host_to_json(h);
-	int rc = 0;
+	int rc = put_host_line(c->f, h, true);
 
-	if (!o)
-		return mh_err(err, errlen, MH_ENOMEM, "out of memory");
-	if (fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							    JSON_C_TO_STRING_NOSLASHESCAPE),
-		  c->f) == EOF ||
-	    fputc('\n', c->f) == EOF || fflush(c->f) == EOF)
-		rc = mh_err(err, errlen, MH_EIO, "output '%s': %s", c->path ? c->path : "-",
-			    strerror(errno));
-	json_object_put(o);
-	return rc;
+	if (rc == MH_ENOMEM)
+		return mh_err(err, errlen, rc, "out of memory");
+	if (rc)
+		return mh_err(err, errlen, rc, "output '%s': %s", c->path ? c->path : "-",
+			      strerror(errno));
+	return 0;
 }
 
 static int jsonl_close(void *ctx, const struct mh_run_meta *m, char *err, size_t errlen)
