@@ -37,39 +37,6 @@
 #define EX_FILE_MAX (1024 * 1024)
 #define EX_LINE_MAX (64 * 1024)
 
-static int ex_read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	size_t n;
-
-	*out = NULL;
-	*len = 0;
-	if (!f)
-		return mh_err(err, errlen, MH_EIO, "%s: %s", path, strerror(errno));
-	buf = malloc(EX_FILE_MAX + 1);
-	if (!buf) {
-		fclose(f);
-		return mh_err(err, errlen, MH_ENOMEM, "%s: out of memory", path);
-	}
-	n = fread(buf, 1, EX_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		int e = errno;
-		fclose(f);
-		free(buf);
-		return mh_err(err, errlen, MH_EIO, "%s: %s", path, strerror(e));
-	}
-	fclose(f);
-	if (n > EX_FILE_MAX) {
-		free(buf);
-		return mh_err(err, errlen, MH_ELIMIT, "%s: larger than %d bytes", path,
-		              EX_FILE_MAX);
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
-}
 
 static const char *ex_trim(const char *s, size_t *len)
 {
@@ -127,7 +94,7 @@ static int ex_debconf(const char *path, struct ex_val *dc, char *err, size_t err
 	char *buf;
 	size_t len, pos = 0;
 	unsigned lineno = 0;
-	int rc = ex_read_file(path, &buf, &len, err, errlen);
+	int rc = mh_read_file(path, EX_FILE_MAX, &buf, &len, err, errlen);
 
 	if (rc < 0)
 		return rc;
@@ -177,7 +144,7 @@ static int ex_conf(const char *path, struct ex_val *ex, char *err, size_t errlen
 	size_t len, pos = 0, llen = 0;
 	unsigned lineno = 0, lstart = 0;
 	bool cont = false;
-	int rc = ex_read_file(path, &buf, &len, err, errlen);
+	int rc = mh_read_file(path, EX_FILE_MAX, &buf, &len, err, errlen);
 
 	if (rc < 0)
 		return rc;
@@ -255,7 +222,7 @@ static void ex_mailname(const char *debconf, char *out, size_t size)
 		return;
 	memcpy(path, debconf, dl);
 	mh_strlcpy(path + dl, "mailname", sizeof(path) - dl);
-	if (ex_read_file(path, &buf, &len, out, size) < 0) {
+	if (mh_read_file(path, EX_FILE_MAX, &buf, &len, out, size) < 0) {
 		out[0] = '\0';
 		return;
 	}

@@ -565,40 +565,6 @@ done:
 	return rc;
 }
 
-/* Reads path into a malloc'd buffer, at most PF_FILE_MAX bytes. */
-static int pf_read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	size_t n;
-
-	*out = NULL;
-	*len = 0;
-	if (!f)
-		return mh_err(err, errlen, MH_EIO, "%s: %s", path, strerror(errno));
-	buf = malloc(PF_FILE_MAX + 1);
-	if (!buf) {
-		fclose(f);
-		return mh_err(err, errlen, MH_ENOMEM, "%s: out of memory", path);
-	}
-	n = fread(buf, 1, PF_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		int e = errno;
-		fclose(f);
-		free(buf);
-		return mh_err(err, errlen, MH_EIO, "%s: %s", path, strerror(e));
-	}
-	fclose(f);
-	if (n > PF_FILE_MAX) {
-		free(buf);
-		return mh_err(err, errlen, MH_ELIMIT, "%s: larger than %d bytes", path,
-		              PF_FILE_MAX);
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
-}
 
 /* Reads master.cf: smtp_listener, and notes of submission / smtps services. */
 static int pf_master(const char *path, struct mh_mta_config *out, char *err, size_t errlen)
@@ -607,7 +573,7 @@ static int pf_master(const char *path, struct mh_mta_config *out, char *err, siz
 	size_t len, pos = 0;
 	unsigned lineno = 0;
 	bool smtp = false;
-	int rc = pf_read_file(path, &buf, &len, err, errlen);
+	int rc = mh_read_file(path, PF_FILE_MAX, &buf, &len, err, errlen);
 
 	if (rc < 0)
 		return rc;
@@ -676,7 +642,7 @@ int mh_postfix_read(const char *config_dir, const char *hostname, struct mh_mta_
 	if (snprintf(path, sizeof(path), "%s/main.cf", config_dir) >= (int)sizeof(path))
 		return mh_err(err, errlen, MH_EINVAL, "%s: path too long", config_dir);
 	mh_strlcpy(out->config, path, sizeof(out->config));
-	rc = pf_read_file(path, &buf, &len, err, errlen);
+	rc = mh_read_file(path, PF_FILE_MAX, &buf, &len, err, errlen);
 	if (rc < 0)
 		return rc;
 	rc = mh_postfix_main_parse(buf, len, "main.cf", hostname, out, e2, sizeof(e2));

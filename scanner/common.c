@@ -181,3 +181,37 @@ size_t mh_utf8_clean(char *dst, size_t size, const char *src, size_t len)
 	dst[o] = '\0';
 	return o;
 }
+
+int mh_read_file(const char *path, size_t max, char **out, size_t *len, char *err,
+		 size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	*out = NULL;
+	*len = 0;
+	if (!f)
+		return mh_err(err, errlen, MH_EIO, "%s: %s", path, strerror(errno));
+	buf = malloc(max + 1);
+	if (!buf) {
+		fclose(f);
+		return mh_err(err, errlen, MH_ENOMEM, "%s: out of memory", path);
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f)) {
+		int e = errno;
+		fclose(f);
+		free(buf);
+		return mh_err(err, errlen, MH_EIO, "%s: %s", path, strerror(e));
+	}
+	fclose(f);
+	if (n > max) {
+		free(buf);
+		return mh_err(err, errlen, MH_ELIMIT, "%s: larger than %zu bytes", path, max);
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}

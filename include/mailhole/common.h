@@ -77,6 +77,15 @@ void mh_sanitize_line(char *dst, size_t size, const char *src, size_t len);
  */
 size_t mh_utf8_clean(char *dst, size_t size, const char *src, size_t len);
 
+/*
+ * Reads a whole file of at most max bytes into a malloc'd, NUL-terminated
+ * buffer (*out, the caller frees; *len excludes the NUL). Errors name the
+ * path: "PATH: No such file or directory", "PATH: larger than N bytes"
+ * (MH_ELIMIT), MH_EIO, MH_ENOMEM.
+ */
+int mh_read_file(const char *path, size_t max, char **out, size_t *len, char *err,
+		 size_t errlen);
+
 /* Monotonic clock in milliseconds and nanoseconds. */
 uint64_t mh_now_ms(void);
 uint64_t mh_now_ns(void);
