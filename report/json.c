@@ -56,6 +56,48 @@ static struct json_object *jms(double v)
 	return json_object_new_double_s(v, buf);
 }
 
+/* "tls": null when STARTTLS was not tried; the facts or {"error": ...}. */
+static struct json_object *tls_to_json(const struct mh_smtp_result *r)
+{
+	const struct mh_tls_facts *f = &r->tls;
+	struct json_object *o, *c, *sans;
+	char err[MH_SMTP_DETAIL_MAX + 64];
+
+	if (!r->tls_attempted)
+		return NULL;
+	o = json_object_new_object();
+	if (r->tls_error && r->tls_detail[0])
+		snprintf(err, sizeof(err), "%s: %s", r->tls_error, r->tls_detail);
+	else
+		snprintf(err, sizeof(err), "%s", r->tls_error ? r->tls_error : "");
+	json_object_object_add(o, "version", r->tls_done && f->version[0] ? jstr(f->version) : NULL);
+	json_object_object_add(o, "cipher", r->tls_done && f->cipher[0] ? jstr(f->cipher) : NULL);
+	json_object_object_add(o, "error", r->tls_error ? jstr(err) : NULL);
+	json_object_object_add(o, "implicit", json_object_new_boolean(r->tls_implicit));
+	if (!r->tls_done || !f->have_cert) {
+		json_object_object_add(o, "cert", NULL);
+		return o;
+	}
+	c = json_object_new_object();
+	sans = json_object_new_array();
+	json_object_object_add(c, "subject", jstr(f->subject));
+	json_object_object_add(c, "issuer", jstr(f->issuer));
+	for (unsigned i = 0; i < f->nsans && i < MH_TLS_SANS_MAX; i++)
+		json_object_array_add(sans, jstr(f->sans[i]));
+	json_object_object_add(c, "sans", sans);
+	json_object_object_add(c, "not_before", jstr(f->not_before));
+	json_object_object_add(c, "not_after", jstr(f->not_after));
+	json_object_object_add(c, "days_left", json_object_new_int64(f->days_left));
+	json_object_object_add(c, "self_signed", json_object_new_boolean(f->self_signed));
+	json_object_object_add(c, "verified", json_object_new_boolean(f->verified));
+	json_object_object_add(c, "verify_error",
+			       f->verify_checked && !f->verified ? jstr(f->verify_error) : NULL);
+	json_object_object_add(c, "name_match", json_object_new_boolean(f->name_match));
+	json_object_object_add(c, "sha256", jstr(f->sha256));
+	json_object_object_add(o, "cert", c);
+	return o;
+}
+
 static struct json_object *smtp_to_json(const struct mh_smtp_result *r, const struct mh_mta *mta)
 {
 	struct json_object *o = json_object_new_object();
@@ -79,7 +121,18 @@ static struct json_object *smtp_to_json(const struct mh_smtp_result *r, const st
 	} else {
 		json_object_object_add(o, "ehlo", NULL);
 	}
-	json_object_object_add(o, "tls", NULL);  /* not tested yet (STARTTLS: later) */
+	json_object_object_add(o, "tls", tls_to_json(r));
+	if (r->ehlo2_code) {
+		struct json_object *e = json_object_new_object();
+		struct json_object *caps = json_object_new_array();
+		json_object_object_add(e, "code", json_object_new_int(r->ehlo2_code));
+		for (unsigned i = 0; i < r->ncaps2 && i < MH_SMTP_CAPS_MAX; i++)
+			json_object_array_add(caps, jstr(r->caps2[i]));
+		json_object_object_add(e, "capabilities", caps);
+		json_object_object_add(o, "ehlo_tls", e);
+	} else {
+		json_object_object_add(o, "ehlo_tls", NULL);
+	}
 	json_object_object_add(o, "vrfy", NULL); /* not tested */
 	json_object_object_add(o, "error", jstr(r->error));
 	json_object_object_add(o, "error_detail",

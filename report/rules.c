@@ -489,6 +489,56 @@ static void classify_local(struct mh_host *h)
 	}
 }
 
+/*
+ * The STARTTLS rules of one port's session: no-starttls (mail servers
+ * only), auth-before-tls, and from a handshake weak-tls, cert-expired,
+ * cert-expiring (< 30 days) and cert-name-mismatch (only when the host has
+ * a name to match). The first port that fires a rule gives its evidence.
+ */
+static void classify_tls(struct mh_host *h, const struct mh_port *p, const char *product)
+{
+	const struct mh_smtp_result *r = p->smtp;
+	const struct mh_tls_facts *t = &r->tls;
+	struct mh_finding *f;
+	bool ehlo_ok = r->ehlo_code / 100 == 2;
+
+	if (ehlo_ok && h->mail_server && !(r->ext & MH_EXT_STARTTLS) &&
+	    (f = add_finding(h, "no-starttls", product)) != NULL)
+		snprintf(f->evidence, sizeof(f->evidence), "%u/tcp: %s without STARTTLS",
+			 p->port, r->helo ? "HELO" : "EHLO");
+	if (ehlo_ok && (r->ext & MH_EXT_STARTTLS) && (r->ext & MH_EXT_AUTH) &&
+	    (f = add_finding(h, "auth-before-tls", product)) != NULL) {
+		const char *auth = "AUTH";
+		for (unsigned i = 0; i < r->ncaps && i < MH_SMTP_CAPS_MAX; i++)
+			if (mh_smtp_ext_bit(r->caps[i]) == MH_EXT_AUTH) {
+				auth = r->caps[i];
+				break;
+			}
+		snprintf(f->evidence, sizeof(f->evidence),
+			 "%u/tcp: the cleartext EHLO offers %.120s", p->port, auth);
+	}
+	if (!r->tls_done)
+		return;
+	if (t->proto > 0 && t->proto < TLS1_2_VERSION &&
+	    (f = add_finding(h, "weak-tls", product)) != NULL)
+		snprintf(f->evidence, sizeof(f->evidence), "%u/tcp: %s (%s)", p->port,
+			 t->version[0] ? t->version : "?", t->cipher);
+	if (!t->have_cert)
+		return;
+	if (t->expired && (f = add_finding(h, "cert-expired", product)) != NULL)
+		snprintf(f->evidence, sizeof(f->evidence), "%u/tcp: not after %s (%lld days ago)",
+			 p->port, t->not_after, -(long long)t->days_left);
+	else if (!t->expired && t->days_left < 30 &&
+		 (f = add_finding(h, "cert-expiring", product)) != NULL)
+		snprintf(f->evidence, sizeof(f->evidence), "%u/tcp: not after %s (%lld days left)",
+			 p->port, t->not_after, (long long)t->days_left);
+	if (h->names && h->names[0] && !t->name_match &&
+	    (f = add_finding(h, "cert-name-mismatch", product)) != NULL)
+		snprintf(f->evidence, sizeof(f->evidence), "%u/tcp: %.80s not in the SANs (%s%.80s)",
+			 p->port, h->names[0], t->nsans ? "first: " : "none",
+			 t->nsans ? t->sans[0] : "");
+}
+
 void mh_classify(struct mh_host *h)
 {
 	char open_ports[128] = "", versions[128] = "", item[96];
@@ -522,6 +572,9 @@ void mh_classify(struct mh_host *h)
 		if (f)
 			snprintf(f->evidence, sizeof(f->evidence), "open: %s", open_ports);
 	}
+	for (unsigned i = 0; i < h->nports; i++)
+		if (h->ports[i].state == MH_PORT_OPEN && h->ports[i].smtp)
+			classify_tls(h, &h->ports[i], product);
 	/*
 	 * loopback-only is a judgement over all of a host's addresses: the
 	 * local audit makes it, not one address of a sweep.

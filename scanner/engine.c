@@ -40,7 +40,11 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "mailhole/common.h"
 
@@ -93,6 +97,7 @@ struct slot {
 	unsigned heap_pos;
 	struct session_box *box;   /* SMTP session, when state == SLOT_SMTP */
 	struct mh_smtp_result *res; /* result being filled, owned until handed to the host */
+	SSL *ssl;                  /* after STARTTLS: all session I/O goes through it */
 	int next_free;
 };
 
@@ -127,6 +132,10 @@ struct worker {
 	/* token bucket */
 	double tokens, rate, burst;
 	uint64_t last_refill_ns;
+
+	/* STARTTLS: made on the first handshake of this thread */
+	SSL_CTX *ssl_ctx;
+	X509_STORE *store; /* trust anchors for the certificate facts */
 
 	int error; /* an engine failure (not a target's) */
 	char err[MH_ERRLEN];
@@ -369,6 +378,10 @@ static void slot_release(struct worker *w, unsigned si, bool abort_conn)
 	struct slot *s = &w->slots[si];
 	struct job *j = &w->jobs[s->job];
 
+	if (s->ssl) {
+		SSL_free(s->ssl); /* no close_notify: the socket goes now */
+		s->ssl = NULL;
+	}
 	if (s->fd >= 0) {
 		if (abort_conn) {
 			/* RST instead of FIN: no TIME_WAIT for connections we give up on. */
@@ -487,6 +500,50 @@ static int slot_connect(struct worker *w, unsigned si)
 	return -1;
 }
 
+/*
+ * The socket or, after STARTTLS, the TLS layer. Both answer like recv() and
+ * send(): -1 with errno EAGAIN when the layer waits for the socket, 0 at the
+ * end of the stream; a TLS protocol failure reads as ECONNRESET.
+ */
+static ssize_t ssl_result(SSL *ssl, int n)
+{
+	int e = SSL_get_error(ssl, n);
+
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	if (e != SSL_ERROR_SYSCALL || errno == 0 || errno == EAGAIN)
+		errno = ECONNRESET;
+	return -1;
+}
+
+static ssize_t slot_recv(struct slot *s, char *buf, size_t len)
+{
+	int n;
+
+	if (!s->ssl)
+		return recv(s->fd, buf, len, 0);
+	ERR_clear_error();
+	errno = 0;
+	n = SSL_read(s->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	return n > 0 ? n : ssl_result(s->ssl, n);
+}
+
+static ssize_t slot_send(struct slot *s, const char *buf, size_t len)
+{
+	int n;
+
+	if (!s->ssl)
+		return send(s->fd, buf, len, MSG_NOSIGNAL);
+	ERR_clear_error();
+	errno = 0;
+	n = SSL_write(s->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	return n > 0 ? n : ssl_result(s->ssl, n);
+}
+
 /* Sends what the session has pending; arms EPOLLOUT when the socket is full. */
 static int slot_flush(struct worker *w, unsigned si)
 {
@@ -495,7 +552,7 @@ static int slot_flush(struct worker *w, unsigned si)
 	const char *p;
 
 	while ((p = mh_smtp_session_pending(&s->box->s, &len)) && len > 0) {
-		ssize_t n = send(s->fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = slot_send(s, p, len);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT,
@@ -524,6 +581,8 @@ static void slot_arm_state_deadline(struct worker *w, unsigned si)
 	heap_update(w, si, d);
 }
 
+static void slot_tls_start(struct worker *w, unsigned si);
+
 /* The connection is up: open port; start the SMTP session if wanted. */
 static void slot_connected(struct worker *w, unsigned si)
 {
@@ -534,11 +593,7 @@ static void slot_connected(struct worker *w, unsigned si)
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)s->fd };
 
 	port_resolve(w, s, MH_PORT_OPEN, rtt);
-	/* 465 speaks TLS first: no cleartext session there (see docs/schema.md). */
-	if (!o->smtp || port == 465) {
-		struct mh_host *h = job_host(w, &w->jobs[s->job]);
-		if (h && port == 465)
-			h->ports[s->portidx].note = "implicit-tls";
+	if (!o->smtp) {
 		slot_release(w, si, true);
 		return;
 	}
@@ -550,10 +605,127 @@ static void slot_connected(struct worker *w, unsigned si)
 		return;
 	}
 	mh_smtp_session_init(&s->box->s, s->res, o->ehlo_name);
+	mh_smtp_session_set_starttls(&s->box->s, o->starttls);
 	s->state = SLOT_SMTP;
 	s->session_deadline = mh_now_ms() + o->session_ms;
 	epoll_ctl(w->ep, EPOLL_CTL_MOD, s->fd, &ev);
 	slot_arm_state_deadline(w, si);
+	/* 465 speaks TLS first: the handshake, then the usual session over it. */
+	if (port == 465) {
+		mh_smtp_session_implicit_tls(&s->box->s);
+		slot_tls_start(w, si);
+	}
+}
+
+/* Waits for the socket the way the TLS layer asks. */
+static void slot_want(struct worker *w, struct slot *s, bool out)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (out ? EPOLLOUT : 0),
+				  .data.u64 = (uint64_t)s->fd };
+	epoll_ctl(w->ep, EPOLL_CTL_MOD, s->fd, &ev);
+}
+
+/* The certificate facts of an established session. */
+static void slot_tls_facts(struct worker *w, struct slot *s)
+{
+	const struct job *j = &w->jobs[s->job];
+	const char *const *names = mh_targets_names(w->o->targets, &j->addr);
+	struct mh_tls_facts *f = &s->res->tls;
+	char addr[MH_ADDR_STRLEN], err[MH_ERRLEN];
+	const char *name = names && names[0] ? names[0] : NULL;
+	X509 *peer;
+
+	if (!name) {
+		mh_addr_format(&j->addr, addr, sizeof(addr));
+		name = addr;
+	}
+	memset(f, 0, sizeof(*f));
+	mh_tls_facts_from_ssl(s->ssl, f);
+	peer = SSL_get1_peer_certificate(s->ssl);
+	if (peer) {
+		if (mh_tls_facts_from_cert(peer, SSL_get_peer_cert_chain(s->ssl), w->store, name,
+					   time(NULL), f, err, sizeof(err)) < 0)
+			mh_log_debug("tls facts: %s", err);
+		X509_free(peer);
+	}
+}
+
+/* Drives SSL_connect one step further (the slot may be released). */
+static void slot_tls_step(struct worker *w, unsigned si)
+{
+	struct slot *s = &w->slots[si];
+	struct mh_smtp_session *ss = &s->box->s;
+	unsigned long e;
+	const char *reason;
+	int rc, se;
+
+	ERR_clear_error();
+	errno = 0;
+	rc = SSL_connect(s->ssl);
+	if (rc == 1) {
+		slot_tls_facts(w, s);
+		mh_smtp_session_tls_done(ss, true, NULL);
+		slot_want(w, s, false);
+		if (slot_flush(w, si)) {
+			slot_release(w, si, false);
+			return;
+		}
+		slot_arm_state_deadline(w, si);
+		return;
+	}
+	se = SSL_get_error(s->ssl, rc);
+	if (se == SSL_ERROR_WANT_READ || se == SSL_ERROR_WANT_WRITE) {
+		slot_want(w, s, se == SSL_ERROR_WANT_WRITE);
+		return;
+	}
+	e = ERR_peek_last_error();
+	reason = e ? ERR_reason_error_string(e) : NULL;
+	if (!reason)
+		reason = se == SSL_ERROR_SYSCALL && errno ? strerror(errno)
+			 : se == SSL_ERROR_SYSCALL	 ? "unexpected eof"
+							 : "handshake failed";
+	mh_smtp_session_tls_done(ss, false, reason);
+	slot_release(w, si, true);
+}
+
+/* The thread's client context: no verification (facts only), TLS 1.0 up. */
+static bool worker_tls_init(struct worker *w)
+{
+	if (w->ssl_ctx)
+		return true;
+	w->ssl_ctx = SSL_CTX_new(TLS_client_method());
+	if (!w->ssl_ctx)
+		return false;
+	SSL_CTX_set_verify(w->ssl_ctx, SSL_VERIFY_NONE, NULL);
+	/* Weak servers must still complete a handshake, to be recorded as weak. */
+	SSL_CTX_set_security_level(w->ssl_ctx, 0);
+	SSL_CTX_set_min_proto_version(w->ssl_ctx, TLS1_VERSION);
+	SSL_CTX_set_options(w->ssl_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(w->ssl_ctx,
+			 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	w->store = X509_STORE_new();
+	if (w->store && X509_STORE_set_default_paths(w->store) != 1)
+		mh_log_warn("no default trust store: certificates are not verified");
+	return true;
+}
+
+/* 220 to STARTTLS: the handshake starts (the slot may be released). */
+static void slot_tls_start(struct worker *w, unsigned si)
+{
+	struct slot *s = &w->slots[si];
+	const struct job *j = &w->jobs[s->job];
+	const char *const *names = mh_targets_names(w->o->targets, &j->addr);
+
+	if (!worker_tls_init(w) || !(s->ssl = SSL_new(w->ssl_ctx)) ||
+	    SSL_set_fd(s->ssl, s->fd) != 1 ||
+	    (names && names[0] && SSL_set_tlsext_host_name(s->ssl, names[0]) != 1)) {
+		mh_smtp_session_tls_done(&s->box->s, false, "out of memory");
+		slot_release(w, si, true);
+		return;
+	}
+	SSL_set_connect_state(s->ssl);
+	slot_arm_state_deadline(w, si);
+	slot_tls_step(w, si);
 }
 
 /* Readable (or error) on an SMTP slot. */
@@ -565,20 +737,26 @@ static void slot_smtp_event(struct worker *w, unsigned si, uint32_t events)
 	char buf[4096];
 	int done = 0;
 
+	if (s->ssl && ss->state == MH_SMTP_TLS_HANDSHAKE) {
+		slot_tls_step(w, si);
+		return;
+	}
+
 	if (events & EPOLLOUT) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)s->fd };
 		epoll_ctl(w->ep, EPOLL_CTL_MOD, s->fd, &ev);
 		done = slot_flush(w, si);
 	}
 	/* Bounded reads per event, so one chatty server cannot starve the rest. */
-	for (int round = 0; !done && round < 16 && (events & (EPOLLIN | EPOLLERR | EPOLLHUP));
+	for (int round = 0; !done && round < 16 && ss->state != MH_SMTP_TLS_HANDSHAKE &&
+			    (events & (EPOLLIN | EPOLLERR | EPOLLHUP));
 	     round++) {
-		ssize_t n = recv(s->fd, buf, sizeof(buf), 0);
+		ssize_t n = slot_recv(s, buf, sizeof(buf));
 		if (n > 0) {
 			done = mh_smtp_session_input(ss, buf, (size_t)n);
 			if (!done)
 				done = slot_flush(w, si);
-			if ((size_t)n < sizeof(buf))
+			if ((size_t)n < sizeof(buf) && !(s->ssl && SSL_pending(s->ssl) > 0))
 				break;
 			continue;
 		}
@@ -596,6 +774,10 @@ static void slot_smtp_event(struct worker *w, unsigned si, uint32_t events)
 	}
 	if (done || ss->state == MH_SMTP_DONE) {
 		slot_release(w, si, false);
+		return;
+	}
+	if (ss->state == MH_SMTP_TLS_HANDSHAKE && !s->ssl) {
+		slot_tls_start(w, si);
 		return;
 	}
 	if (ss->state != before)
@@ -700,6 +882,7 @@ static void launch(struct worker *w)
 			s->attempts = 0;
 			s->box = NULL;
 			s->res = NULL;
+			s->ssl = NULL;
 			s->deadline_ms = UINT64_MAX;
 			w->inflight++;
 			heap_push(w, si);
@@ -797,6 +980,7 @@ void mh_scan_opts_defaults(struct mh_scan_opts *o)
 	o->shard_n = 1;
 	o->ehlo_name = "mailhole.invalid";
 	o->smtp = true;
+	o->starttls = true;
 }
 
 uint64_t mh_raise_nofile(void)
@@ -871,6 +1055,8 @@ static void worker_destroy(struct worker *w)
 	free(w->slots);
 	free(w->jobs);
 	free(w->heap);
+	SSL_CTX_free(w->ssl_ctx);
+	X509_STORE_free(w->store);
 }
 
 static void sum_counters(const struct counters *ctr, unsigned n, struct mh_scan_stats *st)

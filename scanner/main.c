@@ -100,7 +100,7 @@ static void usage(FILE *f)
 	      "  --policy FILE         mail servers, severities, excludes, suppressions (JSON)\n"
 	      "  --html FILE           the HTML report (self-contained)\n"
 	      "  --no-smtp             record port states only, hold no SMTP session\n"
-	      "  --no-starttls         accepted; STARTTLS is not attempted by this version\n"
+	      "  --no-starttls         do not try STARTTLS where EHLO offers it\n"
 	      "  --fail-on SEVERITY    exit 1 on findings at or above it (default high)\n"
 	      "  --quiet               no progress line\n"
 	      "  -v, --verbose         more messages on stderr\n"
@@ -327,7 +327,7 @@ static int parse_args(struct mh_config *c, int argc, char **argv, int first, cha
 		} else if (!strcmp(name, "--no-smtp")) {
 			c->scan.smtp = false;
 		} else if (!strcmp(name, "--no-starttls")) {
-			/* STARTTLS is not attempted yet: nothing to turn off */
+			c->scan.starttls = false;
 		} else if (!strcmp(name, "--quiet") || !strcmp(name, "-q")) {
 			c->quiet = true;
 		} else if (!strcmp(name, "-v") || !strcmp(name, "--verbose")) {

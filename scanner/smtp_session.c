@@ -36,8 +36,14 @@
 _Static_assert(MH_SMTP_LINE_MAX >= 2 * (5 + EHLO_NAME_MAX + 2) + 6, "out[] too small");
 
 static const char *const state_names[] = {
-    [MH_SMTP_BANNER] = "BANNER", [MH_SMTP_EHLO] = "EHLO", [MH_SMTP_HELO] = "HELO",
-    [MH_SMTP_QUIT] = "QUIT",     [MH_SMTP_DONE] = "DONE",
+    [MH_SMTP_BANNER] = "BANNER",
+    [MH_SMTP_EHLO] = "EHLO",
+    [MH_SMTP_HELO] = "HELO",
+    [MH_SMTP_QUIT] = "QUIT",
+    [MH_SMTP_DONE] = "DONE",
+    [MH_SMTP_STARTTLS] = "STARTTLS",
+    [MH_SMTP_TLS_HANDSHAKE] = "TLS_HANDSHAKE",
+    [MH_SMTP_EHLO2] = "EHLO2",
 };
 
 const char *mh_smtp_state_name(enum mh_smtp_state s)
@@ -242,7 +248,10 @@ static void fail_reader(struct mh_smtp_session *s, const char *buf, size_t len, 
 	if (n > 0 && raw[n - 1] == '\r')
 		n--; /* the CR of its CR LF */
 	/* A broken QUIT answer changes nothing: the record was complete. */
-	if (s->state != MH_SMTP_QUIT) {
+	if (s->state == MH_SMTP_STARTTLS || s->state == MH_SMTP_EHLO2) {
+		s->res->tls_error = rd->error;
+		mh_sanitize_line(s->res->tls_detail, sizeof(s->res->tls_detail), raw, n);
+	} else if (s->state != MH_SMTP_QUIT) {
 		s->res->error = rd->error;
 		mh_sanitize_line(s->res->detail, sizeof(s->res->detail), raw, n);
 	}
@@ -268,6 +277,13 @@ static void perform_quit(struct mh_smtp_session *s)
 	set_state(s, MH_SMTP_QUIT);
 }
 
+static void perform_starttls(struct mh_smtp_session *s)
+{
+	s->res->tls_attempted = true;
+	queue_cmd(s, "STARTTLS", NULL);
+	set_state(s, MH_SMTP_STARTTLS);
+}
+
 /* The greeting: 2xx goes on to EHLO; 421, 554... are recorded, then QUIT. */
 static void state_banner_resp(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
 {
@@ -288,20 +304,31 @@ static void state_banner_resp(struct mh_smtp_session *s, const struct mh_smtp_re
  */
 static void record_hello(struct mh_smtp_result *res, const struct mh_smtp_reply *rep, bool caps)
 {
+	unsigned *ncaps = &res->ncaps;
+	char(*capv)[MH_SMTP_CAP_LEN] = res->caps;
+	uint32_t *ext = &res->ext;
+	bool second = res->tls_done && !res->tls_implicit;
+
+	if (second) {
+		ncaps = &res->ncaps2;
+		capv = res->caps2;
+		ext = &res->ext2;
+	}
 	for (unsigned i = 0; i < rep->nlines; i++) {
 		size_t n, tn;
 		const char *line = reply_line(rep, i, &n);
 		const char *t = line_text(line, n, &tn);
 
 		if (i == 0) {
-			copy_text(res->ehlo_name, sizeof(res->ehlo_name), t, tn);
+			if (!second)
+				copy_text(res->ehlo_name, sizeof(res->ehlo_name), t, tn);
 			if (!caps)
 				break;
 			continue;
 		}
-		res->ext |= ext_bit_n(t, tn);
-		if (tn > 0 && res->ncaps < MH_SMTP_CAPS_MAX)
-			copy_text(res->caps[res->ncaps++], MH_SMTP_CAP_LEN, t, tn);
+		*ext |= ext_bit_n(t, tn);
+		if (tn > 0 && *ncaps < MH_SMTP_CAPS_MAX)
+			copy_text(capv[(*ncaps)++], MH_SMTP_CAP_LEN, t, tn);
 	}
 }
 
@@ -311,7 +338,10 @@ static void state_ehlo_resp(struct mh_smtp_session *s, const struct mh_smtp_repl
 	s->res->ehlo_code = rep->code;
 	if (rep->code / 100 == 2) {
 		record_hello(s->res, rep, true);
-		perform_quit(s);
+		if (s->starttls && !s->res->tls_done && (s->res->ext & MH_EXT_STARTTLS))
+			perform_starttls(s);
+		else
+			perform_quit(s);
 	} else if (rep->code / 100 == 5) {
 		perform_helo(s);
 	} else {
@@ -333,6 +363,42 @@ static void state_helo_resp(struct mh_smtp_session *s, const struct mh_smtp_repl
 		s->res->ehlo_code = rep->code;
 		fail_reply(s, "ehlo-refused", prefix, rep);
 	}
+	perform_quit(s);
+}
+
+/* tls_error = tag, tls_detail = the reply's first line, sanitized. */
+static void tls_fail_reply(struct mh_smtp_session *s, const char *tag,
+                           const struct mh_smtp_reply *rep)
+{
+	size_t n;
+	const char *p = reply_line(rep, 0, &n);
+
+	s->res->tls_error = tag;
+	mh_sanitize_line(s->res->tls_detail, sizeof(s->res->tls_detail), p, n);
+}
+
+/*
+ * STARTTLS: 220 hands over to the engine for the handshake; anything else is
+ * "starttls-refused" and QUIT in clear.
+ */
+static void state_starttls_resp(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
+{
+	if (rep->code / 100 == 2) {
+		set_state(s, MH_SMTP_TLS_HANDSHAKE);
+		return;
+	}
+	tls_fail_reply(s, "starttls-refused", rep);
+	perform_quit(s);
+}
+
+/* EHLO over TLS: the second capability list, then QUIT. */
+static void state_ehlo2_resp(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
+{
+	s->res->ehlo2_code = rep->code;
+	if (rep->code / 100 == 2)
+		record_hello(s->res, rep, true);
+	else
+		tls_fail_reply(s, "ehlo-tls-refused", rep);
 	perform_quit(s);
 }
 
@@ -359,6 +425,13 @@ static void dispatch(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
 	case MH_SMTP_QUIT:
 		state_quit_resp(s, rep);
 		break;
+	case MH_SMTP_STARTTLS:
+		state_starttls_resp(s, rep);
+		break;
+	case MH_SMTP_EHLO2:
+		state_ehlo2_resp(s, rep);
+		break;
+	case MH_SMTP_TLS_HANDSHAKE: /* cannot happen: input stops before it */
 	case MH_SMTP_DONE:
 		break;
 	}
@@ -375,11 +448,51 @@ void mh_smtp_session_init(struct mh_smtp_session *s, struct mh_smtp_result *res,
 	s->res = res;
 	s->ehlo_name = ehlo_name_ok(ehlo_name) ? ehlo_name : EHLO_FALLBACK;
 	s->outlen = s->outoff = 0;
+	s->starttls = false;
+}
+
+void mh_smtp_session_set_starttls(struct mh_smtp_session *s, bool on)
+{
+	s->starttls = on;
+}
+
+void mh_smtp_session_tls_done(struct mh_smtp_session *s, bool ok, const char *reason)
+{
+	if (s->state != MH_SMTP_TLS_HANDSHAKE)
+		return;
+	if (!ok) {
+		s->res->tls_error = "tls-handshake-failed";
+		if (reason)
+			mh_sanitize_line(s->res->tls_detail, sizeof(s->res->tls_detail), reason,
+			                 strlen(reason));
+		set_state(s, MH_SMTP_DONE);
+		return;
+	}
+	s->res->tls_done = true;
+	mh_smtp_reader_init(&s->rd);
+	s->outlen = s->outoff = 0;
+	if (s->res->tls_implicit) {
+		set_state(s, MH_SMTP_BANNER);
+		return;
+	}
+	queue_cmd(s, "EHLO", s->ehlo_name);
+	set_state(s, MH_SMTP_EHLO2);
+}
+
+void mh_smtp_session_implicit_tls(struct mh_smtp_session *s)
+{
+	s->res->tls_attempted = true;
+	s->res->tls_implicit = true;
+	set_state(s, MH_SMTP_TLS_HANDSHAKE);
 }
 
 int mh_smtp_session_input(struct mh_smtp_session *s, const char *buf, size_t len)
 {
-	while (s->state != MH_SMTP_DONE && len > 0) {
+	/*
+	 * Nothing is read in TLS_HANDSHAKE: bytes after the 220 to STARTTLS
+	 * (an injection attempt) are dropped, never judged as over TLS.
+	 */
+	while (s->state != MH_SMTP_DONE && s->state != MH_SMTP_TLS_HANDSHAKE && len > 0) {
 		size_t used = 0;
 		int rc = mh_smtp_reader_feed(&s->rd, buf, len, &used);
 
@@ -442,8 +555,34 @@ static void fail_in_state(struct mh_smtp_session *s, const char *tag)
 	fail_partial(s, tag, prefix);
 }
 
+/* The STARTTLS part of the session: its end is a tls_error, or nothing. */
+static bool tls_phase(struct mh_smtp_session *s, const char *eof_tag, const char *timeout_tag,
+                      bool is_eof)
+{
+	const char *tag = NULL;
+
+	switch (s->state) {
+	case MH_SMTP_STARTTLS:
+		tag = is_eof ? "closed-during-starttls" : "starttls-timeout";
+		break;
+	case MH_SMTP_TLS_HANDSHAKE:
+		tag = is_eof ? eof_tag : timeout_tag;
+		break;
+	case MH_SMTP_EHLO2:
+		tag = is_eof ? "closed-during-ehlo-tls" : "ehlo-tls-timeout";
+		break;
+	default:
+		return false;
+	}
+	s->res->tls_error = tag;
+	set_state(s, MH_SMTP_DONE);
+	return true;
+}
+
 void mh_smtp_session_eof(struct mh_smtp_session *s, bool reset)
 {
+	if (tls_phase(s, "tls-handshake-failed", NULL, true))
+		return;
 	if (waiting(s) && reset)
 		fail_in_state(s, "connection-reset");
 	else if (waiting(s))
@@ -453,6 +592,8 @@ void mh_smtp_session_eof(struct mh_smtp_session *s, bool reset)
 
 void mh_smtp_session_timeout(struct mh_smtp_session *s, bool whole)
 {
+	if (tls_phase(s, NULL, "tls-timeout", false))
+		return;
 	if (waiting(s) && whole)
 		fail_in_state(s, "session-timeout");
 	else if (waiting(s))

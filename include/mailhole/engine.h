@@ -33,6 +33,7 @@ struct mh_scan_opts {
 	const char *ehlo_name;  /* borrowed */
 	bool all_hosts;         /* report hosts with no open port too */
 	bool smtp;              /* hold an SMTP session on open ports (else state only) */
+	bool starttls;          /* STARTTLS where EHLO offers it (default true) */
 };
 
 /* Defaults: ports {25}, threads = cores, concurrency 2048, rate 0... */

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mailhole/tls.h"
+
 #define MH_SMTP_LINE_MAX 1000  /* one reply line, CRLF excluded (RFC 5321: 512) */
 #define MH_SMTP_REPLY_MAX 8192 /* a whole reply, lines joined by '\n' */
 #define MH_SMTP_LINES_MAX 100  /* lines in one reply */
@@ -94,6 +96,17 @@ struct mh_smtp_result {
 	uint32_t ext;                                    /* MH_EXT_* bits */
 	const char *error;                               /* NULL, or a static tag (below) */
 	char detail[MH_SMTP_DETAIL_MAX];                 /* more about error, sanitized */
+	/* STARTTLS (appended; all zero when not attempted). */
+	bool tls_attempted;                              /* STARTTLS was sent */
+	bool tls_done;                                   /* the handshake succeeded: tls filled */
+	const char *tls_error;                           /* NULL, or a static tag (below) */
+	char tls_detail[MH_SMTP_DETAIL_MAX];             /* more about tls_error */
+	struct mh_tls_facts tls;                         /* valid when tls_done */
+	int ehlo2_code;                                  /* EHLO over TLS, 0 = none */
+	unsigned ncaps2;
+	char caps2[MH_SMTP_CAPS_MAX][MH_SMTP_CAP_LEN];
+	uint32_t ext2;
+	bool tls_implicit;                               /* TLS from the first byte (465) */
 };
 
 /*
@@ -108,6 +121,14 @@ struct mh_smtp_result {
  * malformed reply to QUIT leaves `error` as it is. Any 5xx to EHLO falls
  * back to HELO; a 4xx (or 3xx) to EHLO is "ehlo-refused". At DONE some
  * output may still be pending: the engine closes without sending it.
+ *
+ * STARTTLS (when enabled with mh_smtp_session_set_starttls and the EHLO
+ * lists it): its outcome goes to tls_error, never to error (the cleartext
+ * record is complete by then):
+ *   "starttls-refused" (any non-2xx; QUIT follows in clear),
+ *   "tls-handshake-failed" (tls_detail: the OpenSSL reason), "tls-timeout",
+ *   "starttls-timeout", "closed-during-starttls", "ehlo-tls-timeout",
+ *   "closed-during-ehlo-tls", "ehlo-tls-refused", reader tags.
  */
 
 enum mh_smtp_state {
@@ -116,6 +137,10 @@ enum mh_smtp_state {
 	MH_SMTP_HELO,   /* HELO sent after EHLO was refused */
 	MH_SMTP_QUIT,   /* QUIT sent */
 	MH_SMTP_DONE,   /* finished (successfully or not); close the connection */
+	MH_SMTP_STARTTLS,      /* STARTTLS sent */
+	MH_SMTP_TLS_HANDSHAKE, /* 220 to STARTTLS: the engine runs the handshake and
+				  then calls mh_smtp_session_tls_done() */
+	MH_SMTP_EHLO2,         /* EHLO sent over TLS */
 };
 const char *mh_smtp_state_name(enum mh_smtp_state s);
 
@@ -127,6 +152,7 @@ struct mh_smtp_session {
 	const char *ehlo_name;      /* borrowed */
 	char out[MH_SMTP_LINE_MAX]; /* bytes to send */
 	size_t outlen, outoff;
+	bool starttls;              /* try STARTTLS when offered (default false) */
 };
 
 /* Starts a session: state BANNER, nothing to send. res is zeroed. */
@@ -142,6 +168,21 @@ int mh_smtp_session_input(struct mh_smtp_session *s, const char *buf, size_t len
 const char *mh_smtp_session_pending(const struct mh_smtp_session *s, size_t *len);
 /* n bytes of the pending output were sent. */
 void mh_smtp_session_sent(struct mh_smtp_session *s, size_t n);
+/* Enables (or not) STARTTLS after an EHLO that offers it. Call after init. */
+void mh_smtp_session_set_starttls(struct mh_smtp_session *s, bool on);
+/*
+ * The engine's handshake in state TLS_HANDSHAKE ended: ok -> EHLO over TLS
+ * (state EHLO2; the reader starts afresh), else tls_error
+ * "tls-handshake-failed" with reason (may be NULL) and DONE (no QUIT).
+ */
+void mh_smtp_session_tls_done(struct mh_smtp_session *s, bool ok, const char *reason);
+/*
+ * Implicit TLS (port 465): call right after init. The session starts in
+ * TLS_HANDSHAKE; after mh_smtp_session_tls_done(s, true, ...) it waits for
+ * the greeting and goes on as usual (EHLO, QUIT) over TLS, its EHLO in
+ * caps (no STARTTLS, no second EHLO).
+ */
+void mh_smtp_session_implicit_tls(struct mh_smtp_session *s);
 /* The server closed (reset = connection reset). Session becomes DONE. */
 void mh_smtp_session_eof(struct mh_smtp_session *s, bool reset);
 /* The current state's deadline passed (whole = the whole-session deadline). DONE. */

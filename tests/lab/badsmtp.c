@@ -24,6 +24,9 @@
  *   greet554  "554 no.lab.test No SMTP service here\r\n", 503 to every
  *             command but QUIT, 221 to QUIT
  *   ehlo500   valid greeting, 500 to EHLO, 250 to HELO, 221 to QUIT
+ *   tlsjunk   offers STARTTLS (and AUTH, in clear), answers it with 220, then
+ *             sends cleartext junk instead of a ServerHello and closes
+ *   tlsstall  the same, but after the 220 it never sends a byte again
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -59,12 +62,15 @@ enum mode {
 	M_GREET421,
 	M_GREET554,
 	M_EHLO500,
+	M_TLSJUNK,
+	M_TLSSTALL,
 };
 
 static const char *const mode_names[] = {
 	[M_SLOW] = "slow",         [M_ENDLESS] = "endless",   [M_BINARY] = "binary",
 	[M_SILENT] = "silent",     [M_RESET] = "reset",       [M_BYTEWISE] = "bytewise",
 	[M_GREET421] = "greet421", [M_GREET554] = "greet554", [M_EHLO500] = "ehlo500",
+	[M_TLSJUNK] = "tlsjunk",   [M_TLSSTALL] = "tlsstall",
 };
 #define NMODES (sizeof mode_names / sizeof mode_names[0])
 
@@ -378,6 +384,38 @@ static void serve_ehlo500(struct conn *c)
 		     "250 ehlo500.lab.test\r\n", "502 5.5.2 Error: command not recognized\r\n", 0);
 }
 
+/* A server that offers STARTTLS and then cannot do TLS (junk or silence). */
+static void serve_badtls(struct conn *c, bool stall)
+{
+	char line[CMD_LINE_MAX];
+
+	if (!send_str(c->fd, "220 badtls.lab.test ESMTP\r\n"))
+		return;
+	while (read_cmd(c, line, sizeof line)) {
+		const char *reply = "502 5.5.2 Error: command not recognized\r\n";
+
+		if (is_cmd(line, "QUIT")) {
+			send_str(c->fd, "221 2.0.0 bye\r\n");
+			return;
+		} else if (is_cmd(line, "EHLO")) {
+			reply = "250-badtls.lab.test\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n";
+		} else if (is_cmd(line, "STARTTLS")) {
+			if (!send_str(c->fd, "220 2.0.0 Ready to start TLS\r\n"))
+				return;
+			if (stall) {
+				serve_silent(c);
+				return;
+			}
+			sleep_ms(100); /* let the ClientHello arrive first */
+			send_str(c->fd, "this is not TLS at all\r\n");
+			sleep_ms(100);
+			return;
+		}
+		if (!send_str(c->fd, reply))
+			return;
+	}
+}
+
 static void *conn_thread(void *arg)
 {
 	struct conn *c = arg;
@@ -409,6 +447,12 @@ static void *conn_thread(void *arg)
 		break;
 	case M_EHLO500:
 		serve_ehlo500(c);
+		break;
+	case M_TLSJUNK:
+		serve_badtls(c, false);
+		break;
+	case M_TLSSTALL:
+		serve_badtls(c, true);
 		break;
 	}
 	close(c->fd);

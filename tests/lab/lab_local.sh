@@ -134,13 +134,13 @@ pf_all() {
 	local ns=$1 dir=$2 old i
 	old=$(lab_postfix_master_pid "$dir")
 	sed -i 's/^inet_interfaces = .*/inet_interfaces = all/' "$dir/main.cf"
-	ip netns exec "$ns" postfix -c "$dir" stop </dev/null >>"$dir/start.log" 2>&1
+	timeout 15 ip netns exec "$ns" postfix -c "$dir" stop </dev/null >>"$dir/start.log" 2>&1
 	for ((i = 0; i < 100; i++)); do
 		lab_alive "$old" || break
 		sleep 0.1
 	done
 	lab_alive "$old" && lab_die "postfix in $dir did not stop"
-	ip netns exec "$ns" postfix -c "$dir" start </dev/null >>"$dir/start.log" 2>&1 ||
+	timeout 60 ip netns exec "$ns" postfix -c "$dir" start </dev/null >>"$dir/start.log" 2>&1 ||
 		lab_die "postfix -c $dir start (inet_interfaces = all) failed"
 	for ((i = 0; i < 100; i++)); do
 		if ip netns exec "$ns" ss -Hltn 'sport = :25' | grep -qF ' 0.0.0.0:25 '; then
@@ -237,7 +237,7 @@ lab_body() {
 	mkns "$NSC" c 198.18.42.1/24
 	lab_postfix_instance "$NSC" "$LAB_TMP/pfc" host-c.lab.test "127.0.0.1"
 	sed -i '/^smtp[[:space:]]\+inet/d' "$LAB_TMP/pfc/master.cf"
-	ip netns exec "$NSC" postfix -c "$LAB_TMP/pfc" reload </dev/null >>"$LAB_TMP/pfc/start.log" 2>&1 ||
+	timeout 30 ip netns exec "$NSC" postfix -c "$LAB_TMP/pfc" reload </dev/null >>"$LAB_TMP/pfc/start.log" 2>&1 ||
 		lab_die "postfix reload (c) failed"
 	local i
 	for ((i = 0; i < 100; i++)); do

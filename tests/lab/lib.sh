@@ -206,14 +206,16 @@ lab_postfix_master_pid() {
 	[ -r "$f" ] && tr -d ' \n' <"$f"
 }
 
-# lab_postfix_instance NS DIR HOSTNAME INET_INTERFACES
+# lab_postfix_instance NS DIR HOSTNAME INET_INTERFACES [EXTRA_MAIN_CF]
 # A Postfix instance of its own: DIR holds main.cf, master.cf, the maillog
 # and start.log; DIR.spool/ its queue/ and data/ (outside the config
 # directory, where "postfix check" wants everything root's). Started in NS; returns when it listens on port 25 of every
 # address of INET_INTERFACES (comma- or space-separated IPv4 addresses).
-# Only smtpd and the daemons needed to run; no DNS, no chroot, no TLS.
+# Only smtpd and the daemons needed to run; no DNS, no chroot, no TLS
+# unless EXTRA_MAIN_CF (lines appended to main.cf) sets smtpd_tls_cert_file:
+# then tlsmgr runs too, and smtpd in wrapper mode (SMTPS) on port 465.
 lab_postfix_instance() {
-	local ns=$1 dir=$2 host=$3 ifaces=$4
+	local ns=$1 dir=$2 host=$3 ifaces=$4 extra=${5:-}
 	local addrs a
 	addrs=$(printf '%s' "$ifaces" | tr ',' ' ')
 	local spool=$dir.spool
@@ -257,6 +259,7 @@ maximal_backoff_time = 10s
 maximal_queue_lifetime = 1m
 bounce_queue_lifetime = 1m
 EOF
+	[ -n "$extra" ] && printf '%s\n' "$extra" >>"$dir/main.cf"
 	cat >"$dir/master.cf" <<'EOF'
 # service type  private unpriv  chroot  wakeup  maxproc command
 smtp      inet  n       -       n       -       -       smtpd
@@ -281,9 +284,16 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
+	# TLS needs tlsmgr (its entropy and session cache); with a certificate
+	# the instance also serves SMTPS (implicit TLS) on 465
+	case $extra in *smtpd_tls_cert_file*)
+		printf '%s\n' 'tlsmgr    unix  -       -       n       1000?   1       tlsmgr' \
+			'465       inet  n       -       n       -       -       smtpd -o smtpd_tls_wrappermode=yes' \
+			>>"$dir/master.cf" ;;
+	esac
 	LAB_POSTFIX+=("$ns|$dir")
 	lab_ledger postfix "$ns|$dir"
-	if ! ip netns exec "$ns" postfix -c "$dir" start </dev/null >>"$dir/start.log" 2>&1; then
+	if ! timeout 60 ip netns exec "$ns" postfix -c "$dir" start </dev/null >>"$dir/start.log" 2>&1; then
 		cat "$dir/start.log" >&2
 		lab_die "postfix -c $dir start failed in $ns"
 	fi
@@ -314,9 +324,9 @@ lab_postfix_stop() {
 	pid=$(lab_postfix_master_pid "$dir")
 	if [ -n "$pid" ] && lab_alive "$pid"; then
 		if ip netns list 2>/dev/null | grep -q "^$ns\\( \\|\$\\)"; then
-			ip netns exec "$ns" postfix -c "$dir" stop </dev/null >>"$dir/start.log" 2>&1
+			timeout 15 ip netns exec "$ns" postfix -c "$dir" stop </dev/null >>"$dir/start.log" 2>&1
 		else
-			postfix -c "$dir" stop </dev/null >>"$dir/start.log" 2>&1
+			timeout 15 postfix -c "$dir" stop </dev/null >>"$dir/start.log" 2>&1
 		fi
 		for ((i = 0; i < 100; i++)); do
 			lab_alive "$pid" || return 0

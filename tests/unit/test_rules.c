@@ -115,11 +115,93 @@ static void test_classify(void **state)
 	mh_host_free(&h);
 }
 
+/* A mail server whose EHLO answered with ext bits, and maybe a handshake. */
+static struct mh_host *tls_host(uint32_t ext, bool handshake)
+{
+	struct mh_host *h = host("198.18.0.20", MH_PORT_OPEN, "postfix", NULL);
+	struct mh_smtp_result *r = h->ports[0].smtp;
+
+	h->mail_server = true;
+	r->ehlo_code = 250;
+	r->ext = ext;
+	if (handshake) {
+		r->tls_attempted = r->tls_done = true;
+		r->tls.proto = 0x0304; /* TLS1_3_VERSION */
+		mh_strlcpy(r->tls.version, "TLSv1.3", sizeof(r->tls.version));
+		r->tls.have_cert = true;
+		r->tls.days_left = 200;
+		r->tls.name_match = true;
+		r->tls.nsans = 1;
+		mh_strlcpy(r->tls.sans[0], "mx.lab.test", sizeof(r->tls.sans[0]));
+		mh_strlcpy(r->tls.not_after, "2027-06-01T00:00:00Z", sizeof(r->tls.not_after));
+	}
+	return h;
+}
+
+static void test_classify_tls(void **state)
+{
+	static const char *const names[] = { "mx.lab.test", NULL };
+	struct mh_host *h;
+	(void)state;
+
+	/* a mail server without STARTTLS */
+	h = tls_host(MH_EXT_PIPELINING, false);
+	mh_classify(h);
+	assert_true(fired(h, "no-starttls"));
+	assert_int_equal(h->nfindings, 1);
+	mh_host_free(&h);
+	/* not a mail server: exposed-smtp, but no no-starttls */
+	h = tls_host(MH_EXT_PIPELINING, false);
+	h->mail_server = false;
+	mh_classify(h);
+	assert_false(fired(h, "no-starttls"));
+	mh_host_free(&h);
+	/* AUTH in clear beside STARTTLS */
+	h = tls_host(MH_EXT_STARTTLS | MH_EXT_AUTH, false);
+	mh_strlcpy(h->ports[0].smtp->caps[0], "AUTH PLAIN LOGIN", MH_SMTP_CAP_LEN);
+	h->ports[0].smtp->ncaps = 1;
+	mh_classify(h);
+	assert_true(fired(h, "auth-before-tls"));
+	assert_non_null(strstr(h->findings[0].evidence, "AUTH PLAIN LOGIN"));
+	assert_false(fired(h, "no-starttls"));
+	mh_host_free(&h);
+	/* a good handshake: nothing */
+	h = tls_host(MH_EXT_STARTTLS, true);
+	h->names = names;
+	mh_classify(h);
+	assert_int_equal(h->nfindings, 0);
+	mh_host_free(&h);
+	/* TLS 1.0, expiring in 10 days, a name that does not match */
+	h = tls_host(MH_EXT_STARTTLS, true);
+	h->names = names;
+	h->ports[0].smtp->tls.proto = 0x0301;
+	h->ports[0].smtp->tls.days_left = 10;
+	h->ports[0].smtp->tls.name_match = false;
+	mh_classify(h);
+	assert_true(fired(h, "weak-tls"));
+	assert_true(fired(h, "cert-expiring"));
+	assert_false(fired(h, "cert-expired"));
+	assert_true(fired(h, "cert-name-mismatch"));
+	mh_host_free(&h);
+	/* expired; no name to match: no mismatch finding */
+	h = tls_host(MH_EXT_STARTTLS, true);
+	h->ports[0].smtp->tls.days_left = -3;
+	h->ports[0].smtp->tls.expired = true;
+	h->ports[0].smtp->tls.name_match = false;
+	mh_classify(h);
+	assert_true(fired(h, "cert-expired"));
+	assert_false(fired(h, "cert-expiring"));
+	assert_false(fired(h, "cert-name-mismatch"));
+	assert_false(fired(h, "weak-tls"));
+	mh_host_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_complete),
 		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_classify_tls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -715,6 +715,174 @@ static void test_ehlo_name(void **state)
 
 /* ---- small interfaces ---------------------------------------------------- */
 
+/* ---- STARTTLS ------------------------------------------------------------- */
+
+/* A session up to the 250 EHLO with STARTTLS enabled: STARTTLS is pending. */
+static struct t *t_starttls(void)
+{
+	struct t *t = t_new(NAME);
+
+	mh_smtp_session_set_starttls(&t->s, true);
+	assert_int_equal(feed(t, "220 mx.example.net ESMTP Postfix\r\n"), 0);
+	flush(t);
+	assert_int_equal(feed(t, POSTFIX_EHLO), 0);
+	assert_int_equal(t->s.state, MH_SMTP_STARTTLS);
+	assert_string_equal(pending(t), "STARTTLS\r\n");
+	assert_true(t->res.tls_attempted);
+	flush(t);
+	return t;
+}
+
+static void test_starttls_ok(void **state)
+{
+	struct t *t = t_starttls();
+
+	(void)state;
+	/* Bytes after the 220 are dropped (injection), never read as over TLS. */
+	assert_int_equal(feed(t, "220 2.0.0 Ready to start TLS\r\n250 injected\r\n"), 0);
+	assert_int_equal(t->s.state, MH_SMTP_TLS_HANDSHAKE);
+	assert_string_equal(pending(t), "");
+	assert_int_equal(feed(t, "\x16\x03\x03"), 0); /* ignored while handshaking */
+	mh_smtp_session_tls_done(&t->s, true, NULL);
+	assert_int_equal(t->s.state, MH_SMTP_EHLO2);
+	assert_string_equal(pending(t), "EHLO " NAME "\r\n");
+	flush(t);
+	assert_int_equal(feed(t, "250-mx.example.net\r\n250-PIPELINING\r\n250-AUTH PLAIN LOGIN\r\n"
+	                         "250 CHUNKING\r\n"),
+	                 0);
+	assert_int_equal(t->s.state, MH_SMTP_QUIT);
+	assert_string_equal(pending(t), "QUIT\r\n");
+	assert_int_equal(t->res.ehlo2_code, 250);
+	assert_int_equal(t->res.ncaps2, 3);
+	assert_string_equal(t->res.caps2[1], "AUTH PLAIN LOGIN");
+	assert_int_equal(t->res.ext2, MH_EXT_PIPELINING | MH_EXT_AUTH | MH_EXT_CHUNKING);
+	/* The cleartext record is untouched. */
+	assert_int_equal(t->res.ncaps, 10);
+	assert_string_equal(t->res.ehlo_name, "mx.example.net");
+	flush(t);
+	assert_int_equal(feed(t, "221 Bye\r\n"), 1);
+	assert_null(t->res.error);
+	assert_null(t->res.tls_error);
+	assert_true(t->res.tls_done);
+	free(t);
+}
+
+static void test_starttls_refused(void **state)
+{
+	struct t *t = t_starttls();
+
+	(void)state;
+	assert_int_equal(feed(t, "454 4.7.0 TLS not available\r\n"), 0);
+	assert_int_equal(t->s.state, MH_SMTP_QUIT);
+	assert_string_equal(pending(t), "QUIT\r\n");
+	assert_string_equal(t->res.tls_error, "starttls-refused");
+	assert_string_equal(t->res.tls_detail, "454 4.7.0 TLS not available");
+	assert_null(t->res.error);
+	assert_false(t->res.tls_done);
+	free(t);
+}
+
+static void test_starttls_handshake_failed(void **state)
+{
+	struct t *t = t_starttls();
+
+	(void)state;
+	assert_int_equal(feed(t, "220 go ahead\r\n"), 0);
+	mh_smtp_session_tls_done(&t->s, false, "wrong version number");
+	assert_int_equal(t->s.state, MH_SMTP_DONE);
+	assert_string_equal(pending(t), ""); /* no QUIT over a broken layer */
+	assert_string_equal(t->res.tls_error, "tls-handshake-failed");
+	assert_string_equal(t->res.tls_detail, "wrong version number");
+	assert_null(t->res.error);
+	free(t);
+}
+
+static void test_starttls_timeouts(void **state)
+{
+	struct t *t;
+
+	(void)state;
+	/* Stall in the handshake. */
+	t = t_starttls();
+	assert_int_equal(feed(t, "220 go ahead\r\n"), 0);
+	mh_smtp_session_timeout(&t->s, false);
+	assert_int_equal(t->s.state, MH_SMTP_DONE);
+	assert_string_equal(t->res.tls_error, "tls-timeout");
+	assert_null(t->res.error);
+	free(t);
+	/* No answer to STARTTLS. */
+	t = t_starttls();
+	mh_smtp_session_timeout(&t->s, true);
+	assert_string_equal(t->res.tls_error, "starttls-timeout");
+	assert_null(t->res.error);
+	free(t);
+	/* Closed during the EHLO over TLS. */
+	t = t_starttls();
+	assert_int_equal(feed(t, "220 go ahead\r\n"), 0);
+	mh_smtp_session_tls_done(&t->s, true, NULL);
+	mh_smtp_session_eof(&t->s, true);
+	assert_string_equal(t->res.tls_error, "closed-during-ehlo-tls");
+	assert_int_equal(t->s.state, MH_SMTP_DONE);
+	free(t);
+	/* Garbage in answer to STARTTLS: a reader tag, as tls_error. */
+	t = t_starttls();
+	assert_int_equal(feed(t, "2x0 what\r\n"), 1);
+	assert_true(is_reader_tag(t->res.tls_error));
+	assert_null(t->res.error);
+	free(t);
+}
+
+/* Implicit TLS (465): handshake first, then the usual session, no STARTTLS. */
+static void test_implicit_tls(void **state)
+{
+	struct t *t = t_new(NAME);
+
+	(void)state;
+	mh_smtp_session_set_starttls(&t->s, true);
+	mh_smtp_session_implicit_tls(&t->s);
+	assert_int_equal(t->s.state, MH_SMTP_TLS_HANDSHAKE);
+	assert_string_equal(pending(t), "");
+	mh_smtp_session_tls_done(&t->s, true, NULL);
+	assert_int_equal(t->s.state, MH_SMTP_BANNER);
+	assert_string_equal(pending(t), "");
+	assert_int_equal(feed(t, "220 mx ESMTP\r\n"), 0);
+	assert_string_equal(pending(t), "EHLO " NAME "\r\n");
+	flush(t);
+	assert_int_equal(feed(t, POSTFIX_EHLO), 0); /* lists STARTTLS: not sent again */
+	assert_int_equal(t->s.state, MH_SMTP_QUIT);
+	assert_int_equal(t->res.ncaps, 10);
+	assert_int_equal(t->res.ncaps2, 0);
+	assert_true(t->res.tls_implicit && t->res.tls_done);
+	free(t);
+	/* a failed handshake: DONE, tls_error only */
+	t = t_new(NAME);
+	mh_smtp_session_implicit_tls(&t->s);
+	mh_smtp_session_timeout(&t->s, false);
+	assert_int_equal(t->s.state, MH_SMTP_DONE);
+	assert_string_equal(t->res.tls_error, "tls-timeout");
+	free(t);
+}
+
+/* Disabled (the default), or not offered: straight to QUIT. */
+static void test_starttls_not_tried(void **state)
+{
+	struct t *t = t_new(NAME);
+
+	(void)state;
+	mh_smtp_session_set_starttls(&t->s, true);
+	assert_int_equal(feed(t, "220 mx ESMTP\r\n"), 0);
+	assert_int_equal(feed(t, "250-mx\r\n250 PIPELINING\r\n"), 0);
+	assert_int_equal(t->s.state, MH_SMTP_QUIT);
+	assert_false(t->res.tls_attempted);
+	free(t);
+	t = t_new(NAME);
+	assert_int_equal(feed(t, "220 mx ESMTP\r\n"), 0);
+	assert_int_equal(feed(t, POSTFIX_EHLO), 0);
+	assert_int_equal(t->s.state, MH_SMTP_QUIT);
+	assert_false(t->res.tls_attempted);
+	free(t);
+}
+
 static void test_state_names(void **state)
 {
 	(void)state;
@@ -772,6 +940,12 @@ int main(void)
 	    cmocka_unit_test(test_capabilities),
 	    cmocka_unit_test(test_banner_cut),
 	    cmocka_unit_test(test_ehlo_name),
+	    cmocka_unit_test(test_starttls_ok),
+	    cmocka_unit_test(test_starttls_refused),
+	    cmocka_unit_test(test_starttls_handshake_failed),
+	    cmocka_unit_test(test_starttls_timeouts),
+	    cmocka_unit_test(test_starttls_not_tried),
+	    cmocka_unit_test(test_implicit_tls),
 	    cmocka_unit_test(test_state_names),
 	    cmocka_unit_test(test_ext_bit),
 	};
