@@ -219,22 +219,6 @@ lab_body() {
 	exit 0
 }
 
-(lab_body) &
-LAB_CHILD=$!
-LAB_SIGNALLED=0
-trap 'LAB_SIGNALLED=1; kill -TERM "$LAB_CHILD" 2>/dev/null' TERM INT HUP
-while :; do
-	wait "$LAB_CHILD"
-	rc=$?
-	[ "$LAB_SIGNALLED" = 1 ] || break
-	LAB_SIGNALLED=0
-done
-trap - TERM INT HUP
-leftover=$(lab_verify_clean "$LAB_LEDGER")
-if [ -n "$leftover" ]; then
-	echo "FAIL: the cleanup left things behind:"
-	printf '      %s\n' "$leftover"
-	[ "$rc" = 0 ] && rc=1
-fi
-rm -f "$LAB_LEDGER"
+lab_run_isolated
+rc=$?
 exit "$rc"

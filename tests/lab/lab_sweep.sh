@@ -428,24 +428,8 @@ run_interrupted() {
 # The lab runs in a subshell whose EXIT trap cleans up; this shell passes
 # it SIGTERM / SIGINT / SIGHUP, waits for it, then checks that the trap
 # left nothing behind.
-(lab_body) &
-LAB_CHILD=$!
-LAB_SIGNALLED=0
-trap 'LAB_SIGNALLED=1; kill -TERM "$LAB_CHILD" 2>/dev/null' TERM INT HUP
-while :; do
-	wait "$LAB_CHILD"
-	rc=$?
-	[ "$LAB_SIGNALLED" = 1 ] || break
-	LAB_SIGNALLED=0 # wait was interrupted: wait again, for the real status
-done
-trap - TERM INT HUP
-leftover=$(lab_verify_clean "$LAB_LEDGER")
-if [ -n "$leftover" ]; then
-	echo "FAIL: the cleanup left things behind:"
-	printf '      %s\n' "$leftover"
-	[ "$rc" = 0 ] && rc=1
-fi
-rm -f "$LAB_LEDGER"
+lab_run_isolated
+rc=$?
 case $rc in
 0) echo "PASS: lab_sweep" ;;
 77) ;;

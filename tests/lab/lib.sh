@@ -429,3 +429,30 @@ lab_verify_clean() {
 	done <"$ledger"
 	return "$bad"
 }
+
+# lab_run_isolated: runs the script's lab_body in a subshell whose EXIT trap
+# cleans up, passes it SIGTERM / SIGINT / SIGHUP, waits for its real status,
+# then checks from outside that the trap left nothing behind (a leftover
+# turns a pass into a failure). Returns the status; removes LAB_LEDGER.
+lab_run_isolated() {
+	local rc leftover
+	(lab_body) &
+	LAB_CHILD=$!
+	LAB_SIGNALLED=0
+	trap 'LAB_SIGNALLED=1; kill -TERM "$LAB_CHILD" 2>/dev/null' TERM INT HUP
+	while :; do
+		wait "$LAB_CHILD"
+		rc=$?
+		[ "$LAB_SIGNALLED" = 1 ] || break
+		LAB_SIGNALLED=0 # wait was interrupted: wait again, for the real status
+	done
+	trap - TERM INT HUP
+	leftover=$(lab_verify_clean "$LAB_LEDGER")
+	if [ -n "$leftover" ]; then
+		echo "FAIL: the cleanup left things behind:"
+		printf '      %s\n' "$leftover"
+		[ "$rc" = 0 ] && rc=1
+	fi
+	rm -f "$LAB_LEDGER"
+	return "$rc"
+}
