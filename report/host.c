@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "mailhole/local.h"
+#include "mailhole/probe.h"
 
 const char *mh_port_state_name(enum mh_port_state s)
 {
@@ -55,6 +56,10 @@ void mh_host_free(struct mh_host **hp)
 	for (unsigned i = 0; i < h->nports; i++)
 		free(h->ports[i].smtp);
 	mh_local_free(&h->local);
+	if (h->probes) {
+		free(h->probes->v);
+		free(h->probes);
+	}
 	free(h);
 	*hp = NULL;
 }

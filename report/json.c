@@ -17,10 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mailhole/common.h"
 #include "mailhole/local.h"
+#include "mailhole/probe.h"
 #include "mailhole/rules.h"
 
 struct json_object *mh_json_string(const char *s, size_t len)
@@ -279,6 +281,67 @@ static struct json_object *local_to_json(const struct mh_local *l)
 	return o;
 }
 
+/* "" -> null, else the string */
+static struct json_object *jopt(const char *s)
+{
+	return s && s[0] ? jstr(s) : NULL;
+}
+
+static struct json_object *jtime(int64_t t)
+{
+	char buf[32];
+	struct tm tm;
+	time_t tt = (time_t)t;
+	if (t <= 0 || !gmtime_r(&tt, &tm))
+		return NULL;
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return jstr(buf);
+}
+
+/* CONTRACT.md's "probes": one object a probe, its verdict and the evidence that decided. */
+static struct json_object *probes_to_json(const struct mh_probe_host *ph)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; a && i < ph->n; i++) {
+		const struct mh_probe *p = ph->v[i];
+		struct json_object *o = json_object_new_object(), *ev = json_object_new_object();
+		json_object_object_add(o, "kind", jstr(p->kind));
+		if (p->variant[0])
+			json_object_object_add(o, "variant", jstr(p->variant));
+		json_object_object_add(o, "tag", jstr(p->tag));
+		json_object_object_add(o, "rcpt", jstr(p->rcpt));
+		json_object_object_add(o, "mail_from", jopt(p->mail_from));
+		json_object_object_add(o, "verdict", jstr(mh_verdict_name(p->verdict)));
+		json_object_object_add(ev, "decided_by", jopt(p->ev_source));
+		json_object_object_add(ev, "sent", jtime(p->sent));
+		json_object_object_add(ev, "decided", jtime(p->decided));
+		json_object_object_add(ev, "dsn_requested", json_object_new_boolean(p->dsn));
+		json_object_object_add(ev, "submit_code",
+				       p->submit_code ? json_object_new_int(p->submit_code) : NULL);
+		json_object_object_add(ev, "submit_reply", jopt(p->submit_reply));
+		json_object_object_add(ev, "message", jopt(p->ev_key));
+		json_object_object_add(ev, "collected", jtime(p->ev_time));
+		json_object_object_add(ev, "action", jopt(p->ev_action));
+		json_object_object_add(ev, "status", jopt(p->ev_status));
+		json_object_object_add(ev, "diagnostic", jopt(p->ev_diagnostic));
+		json_object_object_add(ev, "reporting_mta", jopt(p->ev_reporting_mta));
+		json_object_object_add(ev, "remote_mta", jopt(p->ev_remote_mta));
+		json_object_object_add(ev, "return_path", jopt(p->ev_return_path));
+		json_object_object_add(ev, "from", jopt(p->ev_from));
+		json_object_object_add(ev, "sender", jopt(p->ev_sender_class));
+		json_object_object_add(ev, "from_class", jopt(p->ev_from_class));
+		json_object_object_add(ev, "received_first_hop", jopt(p->ev_received));
+		json_object_object_add(ev, "received_count",
+				       json_object_new_int64(p->ev_nreceived));
+		json_object_object_add(ev, "delay_notices", json_object_new_int64(p->ndelays));
+		json_object_object_add(ev, "messages", json_object_new_int64(p->nmessages));
+		json_object_object_add(o, "evidence", ev);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 struct json_object *mh_host_to_json(const struct mh_host *h)
 {
 	struct json_object *o = json_object_new_object();
@@ -313,6 +376,8 @@ struct json_object *mh_host_to_json(const struct mh_host *h)
 	json_object_object_add(o, "ports", ports);
 	if (h->local)
 		json_object_object_add(o, "local", local_to_json(h->local));
+	if (h->probes)
+		json_object_object_add(o, "probes", probes_to_json(h->probes));
 	json_object_object_add(o, "findings", findings_to_json(h, false));
 	json_object_object_add(o, "suppressed", findings_to_json(h, true));
 	return o;

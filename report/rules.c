@@ -18,6 +18,7 @@
 
 #include "mailhole/common.h"
 #include "mailhole/local.h"
+#include "mailhole/probe.h"
 
 static const char *const sev_names[MH_SEV_COUNT] = { "critical", "high", "medium", "low",
 						     "info" };
@@ -539,6 +540,62 @@ static void classify_tls(struct mh_host *h, const struct mh_port *p, const char 
 			 t->nsans ? t->sans[0] : "");
 }
 
+/*
+ * The probes' verdicts (mailhole probe): a black hole for a bare recipient,
+ * and the sender forms that host-submission probes showed. A verdict is
+ * about an address; the finding weighs whether the host really produces it:
+ * full severity where it does not masquerade or where that is unknown, low
+ * where it masquerades (only mail addressed by hand, or replies to old mail,
+ * would be lost). The evidence says which knowledge decided.
+ */
+static void classify_probes(struct mh_host *h)
+{
+	const struct mh_probe_host *ph = h->probes;
+	char tags[160] = "", item[96];
+	unsigned nbh = 0;
+	struct mh_finding *f;
+
+	for (size_t i = 0; i < ph->n; i++) {
+		const struct mh_probe *p = ph->v[i];
+		if (!strcmp(p->kind, "bare-recipient") && p->verdict == MH_VERDICT_BLACK_HOLE) {
+			nbh++;
+			snprintf(item, sizeof(item), "%.60s (%.20s)", p->rcpt, p->tag);
+			append(tags, sizeof(tags), item);
+		}
+	}
+	if (nbh && (f = add_finding(h, "bare-recipient-black-hole", NULL)) != NULL) {
+		const char *weigh = ph->masquerades == 1   ? "the host masquerades"
+				    : ph->masquerades == 0 ? "the host does not masquerade"
+							   : "whether the host masquerades is "
+							     "unknown";
+		if (ph->masquerades == 1)
+			f->severity = MH_SEV_LOW;
+		snprintf(f->evidence, sizeof(f->evidence),
+			 "%u probe(s) lost: %s; %s (%.60s)", nbh, tags, weigh,
+			 ph->masq_source[0] ? ph->masq_source : "no local evidence");
+	}
+	for (size_t i = 0; i < ph->n; i++) {
+		const struct mh_probe *p = ph->v[i];
+		bool env_hq, from_hq;
+		if (strcmp(p->kind, "host-submission") || strcmp(p->ev_source, "message"))
+			continue;
+		env_hq = !strcmp(p->ev_sender_class, "host-qualified") ||
+			 !strcmp(p->ev_sender_class, "unqualified");
+		from_hq = !strcmp(p->ev_from_class, "host-qualified") ||
+			  !strcmp(p->ev_from_class, "unqualified");
+		if (env_hq && !from_hq && p->ev_from[0] &&
+		    (f = add_finding(h, "envelope-not-masqueraded", NULL)) != NULL)
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "probe %.20s arrived with Return-Path <%.80s>, From %.80s",
+				 p->tag, p->ev_return_path, p->ev_from);
+		if ((env_hq || from_hq) &&
+		    (f = add_finding(h, "host-qualified-sender", NULL)) != NULL)
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "probe %.20s arrived with Return-Path <%.80s>, From %.80s",
+				 p->tag, p->ev_return_path, p->ev_from[0] ? p->ev_from : "-");
+	}
+}
+
 void mh_classify(struct mh_host *h)
 {
 	char open_ports[128] = "", versions[128] = "", item[96];
@@ -550,6 +607,8 @@ void mh_classify(struct mh_host *h)
 		classify_local(h);
 		classify_mta(h);
 	}
+	if (h->probes)
+		classify_probes(h);
 	for (unsigned i = 0; i < h->nports; i++) {
 		const struct mh_port *p = &h->ports[i];
 		if (p->state != MH_PORT_OPEN)

@@ -637,8 +637,9 @@ int main(int argc, char **argv)
 		return mh_cmd_diff(argc - 1, argv + 1);
 	} else if (!strcmp(c.command, "local")) {
 		return mh_cmd_local(argc - 1, argv + 1);
-	} else if (!strcmp(c.command, "probe") || !strcmp(c.command, "queue") ||
-		   !strcmp(c.command, "watch")) {
+	} else if (!strcmp(c.command, "probe")) {
+		return mh_cmd_probe(argc - 1, argv + 1);
+	} else if (!strcmp(c.command, "queue") || !strcmp(c.command, "watch")) {
 		fprintf(stderr, "mailhole: command '%s' (argument 1): not available in mailhole %s "
 				"yet\n",
 			c.command, MH_VERSION);

@@ -19,6 +19,7 @@
 
 struct mh_rule;
 struct mh_local; /* local.h */
+struct mh_probe_host; /* probe.h */
 
 enum mh_port_state {
 	MH_PORT_OPEN,     /* the connection was accepted */
@@ -69,6 +70,8 @@ struct mh_host {
 	unsigned nfindings;
 	struct mh_finding findings[MH_MAX_FINDINGS];
 	struct mh_local *local;   /* owned; the host seen from inside (mailhole local), or NULL */
+	struct mh_probe_host *probes; /* owned (its probes borrowed from a probe state);
+					 mailhole probe's evidence, or NULL */
 };
 
 /* Allocates a zeroed host for addr. NULL on allocation failure. */
