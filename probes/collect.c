@@ -75,7 +75,8 @@ struct mh_collector {
 	size_t ndeleted, capdeleted;
 	struct collect_buf body;
 	char errbuf[CURL_ERROR_SIZE];
-	char last_line[LINE_MAX_SHOWN]; /* the server's last tagged answer, tag cut */
+	char last_line[LINE_MAX_SHOWN]; /* what the server said against us, tag cut */
+	int last_tagged;                /* last_line is a tagged NO / BAD */
 
 	/* Maildir */
 	char *dir;
@@ -165,21 +166,21 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 
 /*
  * libcurl hands every server response line to the header callback. We keep
- * the last tagged one ("A004 NO Mailbox doesn't exist") and "* BYE/NO/BAD"
- * lines: what the server said when something fails. Lines we send are
- * never seen here (no VERBOSE), so the password cannot leak through this.
+ * what explains a failure: the last tagged NO / BAD ("A004 NO Mailbox
+ * doesn't exist"), else the last "* BYE / NO / BAD". Not the OK of the
+ * LOGOUT that follows a failure. Lines we send are never seen here (no
+ * VERBOSE), so the password cannot leak through this.
  */
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct mh_collector *c = arg;
-	size_t n = size * nmemb, i = 0;
+	size_t n = size * nmemb, i = 0, e = n;
+	int tagged = 1;
 
 	if (n >= 2 && ptr[0] == '+' && ptr[1] == ' ')
 		return n;
 	if (n >= 2 && ptr[0] == '*' && ptr[1] == ' ') {
-		if (n < 5 || (strncasecmp(ptr + 2, "BYE", 3) && strncasecmp(ptr + 2, "NO ", 3) &&
-			      strncasecmp(ptr + 2, "BAD", 3)))
-			return n;
+		tagged = 0;
 		i = 2;
 	} else {
 		while (i < n && ptr[i] != ' ') /* the tag */
@@ -187,10 +188,15 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
 		if (i < n)
 			i++;
 	}
-	size_t e = n;
+	if (n - i < 3 || (strncasecmp(ptr + i, "NO", 2) && strncasecmp(ptr + i, "BAD", 3) &&
+			  (tagged || strncasecmp(ptr + i, "BYE", 3))))
+		return n;
+	if (!tagged && c->last_tagged)
+		return n;
 	while (e > i && (ptr[e - 1] == '\n' || ptr[e - 1] == '\r'))
 		e--;
 	mh_sanitize_line(c->last_line, sizeof(c->last_line), ptr + i, e - i);
+	c->last_tagged = tagged;
 	return n;
 }
 
@@ -212,6 +218,7 @@ static CURLcode imap_do(struct mh_collector *c, const char *url, const char *cus
 	}
 	c->errbuf[0] = '\0';
 	c->last_line[0] = '\0';
+	c->last_tagged = 0;
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, custom);
 	return curl_easy_perform(c->curl);
@@ -243,7 +250,7 @@ static int imap_fail(struct mh_collector *c, CURLcode cc, const char *what, char
 {
 	const char *phrase = what;
 	char detail[CURL_ERROR_SIZE + 64];
-	char server[LINE_MAX_SHOWN + 16] = "";
+	char server[LINE_MAX_SHOWN + 32] = "";
 	char login[160];
 	int code = MH_EIO;
 
@@ -278,8 +285,10 @@ static int imap_fail(struct mh_collector *c, CURLcode cc, const char *what, char
 		mh_sanitize_line(detail, sizeof(detail), c->errbuf, strlen(c->errbuf));
 	else
 		snprintf(detail, sizeof(detail), "%s", curl_easy_strerror(cc));
-	if (c->last_line[0] && !starts_with_ci(c->last_line, "OK"))
-		snprintf(server, sizeof(server), " (server: %s)", c->last_line);
+	if (c->last_line[0] && cc == CURLE_QUOTE_ERROR)
+		snprintf(detail, sizeof(detail), "the server answered \"%s\"", c->last_line);
+	else if (c->last_line[0])
+		snprintf(server, sizeof(server), " (the server answered \"%s\")", c->last_line);
 	return mh_err(err, errlen, code, "%s: %s: %s%s", c->shown, phrase, detail, server);
 }
 
