@@ -570,9 +570,8 @@ static void classify_probes(struct mh_host *h)
 							     "unknown";
 		if (ph->masquerades == 1)
 			f->severity = MH_SEV_LOW;
-		snprintf(f->evidence, sizeof(f->evidence),
-			 "%u probe(s) lost: %s; %s (%.60s)", nbh, tags, weigh,
-			 ph->masq_source[0] ? ph->masq_source : "no local evidence");
+		snprintf(f->evidence, sizeof(f->evidence), "%s (%.100s); %u probe(s) lost: %s", weigh,
+			 ph->masq_source[0] ? ph->masq_source : "no local evidence", nbh, tags);
 	}
 	for (size_t i = 0; i < ph->n; i++) {
 		const struct mh_probe *p = ph->v[i];
@@ -662,7 +661,8 @@ void mh_policy_apply(struct mh_host *h, const struct mh_policy *p, const char *t
 	for (unsigned i = 0; i < h->nfindings; i++) {
 		struct mh_finding *f = &h->findings[i];
 		const char *expired = NULL;
-		f->severity = mh_policy_severity(p, f->rule->id, (int)f->rule->severity);
+		/* the classifier's severity (it may have weighed the evidence) unless overridden */
+		f->severity = mh_policy_severity(p, f->rule->id, f->severity);
 		f->suppressed = mh_policy_suppression(p, f->rule->id, &h->addr, h->names, today,
 						      &expired);
 		f->expired = f->suppressed ? NULL : expired;

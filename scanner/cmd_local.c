@@ -749,7 +749,8 @@ int mh_cmd_local(int argc, char **argv)
 	mh_classify(h);
 	mh_policy_apply(h, policy, today);
 	for (unsigned i = 0; i < h->nfindings; i++)
-		if (!h->findings[i].suppressed && (int)h->findings[i].severity <= c.fail_on)
+		if (!h->findings[i].suppressed && c.fail_on < MH_SEV_COUNT &&
+		    (int)h->findings[i].severity <= c.fail_on)
 			failing++;
 
 	if (!c.quiet && !(c.out_json && !strcmp(c.out_json, "-")))

@@ -549,8 +549,10 @@ static void weigh_host(const struct probe_config *c, struct json_object *const *
 						  json_object_get_string_len(dom) > 0
 					  ? 1
 					  : 0;
+			const char *base = strrchr(c->local_reports[d], '/');
 			snprintf(ph->masq_source, sizeof(ph->masq_source),
-				 "local report %.120s: masquerade domain %.80s", c->local_reports[d],
+				 "local report %.80s: masquerade domain %.80s",
+				 base ? base + 1 : c->local_reports[d],
 				 ph->masquerades ? json_object_get_string(dom) : "none");
 		}
 	}
@@ -562,7 +564,7 @@ static void weigh_host(const struct probe_config *c, struct json_object *const *
 			continue;
 		ph->masquerades = !strcmp(p->ev_sender_class, "masqueraded") ? 1 : 0;
 		snprintf(ph->masq_source, sizeof(ph->masq_source),
-			 "host-submission probe %s: envelope sender %.120s", p->tag,
+			 "host-submission probe %s: envelope sender %.80s", p->tag,
 			 p->ev_return_path);
 	}
 }

@@ -44,6 +44,7 @@ LAB_LEDGER=$(mktemp "/tmp/mhl-ledger-$LAB_ID.XXXXXX") || lab_die "mktemp failed"
 export LAB_LEDGER
 
 FAILS=0
+SHOWN=0
 fail() {
 	printf 'FAIL: %s\n' "$*"
 	FAILS=$((FAILS + 1))
@@ -54,7 +55,10 @@ expect() {
 	if ! jq -e "$3" "$1" >/dev/null 2>&1; then
 		fail "$2"
 		echo "      check: $3"
-		echo "      got:   $(jq -c '[.hosts[] | {names, probes: [.probes[]? | {rcpt, verdict, by: .evidence.decided_by, status: .evidence.status, diag: .evidence.diagnostic}], findings: [.findings[] | {id, severity, evidence}]}]' "$1" 2>&1 | head -c 3000)"
+		if [ "$SHOWN" = 0 ]; then
+			SHOWN=1
+			echo "      got:   $(jq -c '[.hosts[] | {names, probes: [.probes[]? | {rcpt, verdict, by: .evidence.decided_by, status: .evidence.status, diag: .evidence.diagnostic}], findings: [.findings[] | {id, severity, evidence}]}]' "$1" 2>&1 | head -c 3000)"
+		fi
 	fi
 	return 0
 }
@@ -86,11 +90,6 @@ mkhost() {
 	lab_netns_hosts "$ns" "${HOSTS_LINES[@]}"
 }
 
-pf_reload() { # NS DIR
-	timeout 30 ip netns exec "$1" postfix -c "$2" reload </dev/null >>"$2/start.log" 2>&1 ||
-		lab_die "postfix reload of $2 failed"
-}
-
 lab_body() {
 	lab_init
 	lab_install_postfix
@@ -98,7 +97,7 @@ lab_body() {
 	local T=$LAB_TMP OUT=$LAB_TMP/out
 	mkdir -p "$OUT" && chmod 1777 "$OUT"
 	RNS=mhl-$LAB_ID-relay
-	HOSTS_LINES=("198.18.7.1 relay.lab.test relay" "198.18.7.11 host-bh.lab.test host-bh"
+	HOSTS_LINES=("198.18.7.1 relay.lab.test relay lab.test" "198.18.7.11 host-bh.lab.test host-bh"
 		"198.18.7.12 host-mq.lab.test host-mq" "198.18.7.13 host-ex.lab.test host-ex"
 		"198.18.7.14 host-rj.lab.test host-rj")
 	lab_netns_add "$RNS"
@@ -161,10 +160,13 @@ EOF
 	[ "$i" -lt 100 ] || { cat "$T/dovecot/start.log" "$T/dovecot/dovecot.log" >&2; lab_die "dovecot does not listen"; }
 
 	# ---- the relay ----
+	# relay_domains: the fleet's hosts are relayed to, from anyone;
+	# lab.test itself is the virtual mailbox domain of the collector
 	local R=$T/pf-relay
 	printf 'audit@lab.test audit/Maildir/\n' >"$T/vmailbox"
-	lab_postfix_instance "$RNS" "$R" relay.lab.test 198.18.7.1 "$(printf '%s\n' \
-		'mynetworks = 127.0.0.0/8 198.18.7.0/24' \
+	LAB_PF_MASTER_EXTRA='virtual   unix  -       n       n       -       -       virtual' \
+		lab_postfix_instance "$RNS" "$R" relay.lab.test 198.18.7.1 "$(printf '%s\n' \
+		'relay_domains = host-bh.lab.test host-mq.lab.test host-ex.lab.test host-rj.lab.test' \
 		'virtual_mailbox_domains = lab.test' \
 		"virtual_mailbox_base = $VM" \
 		"virtual_mailbox_maps = texthash:$T/vmailbox" \
@@ -172,28 +174,23 @@ EOF
 		'virtual_minimum_uid = 1' \
 		'recipient_delimiter = +' \
 		'delay_warning_time = 5s' \
-		'maximal_queue_lifetime = 5m' 'bounce_queue_lifetime = 5m' \
 		'smtp_connect_timeout = 3s')"
-	printf 'virtual   unix  -       n       n       -       -       virtual\n' >>"$R/master.cf"
-	pf_reload "$RNS" "$R"
 
 	# ---- the hosts ----
+	# host-bh and host-mq: Postfix with no smtpd (they only send); host-mq
+	# masquerades. host-ex forwards root and postmaster to the collector
+	# (virtual_alias_maps; lab.test resolves to the relay); host-rj refuses
+	# every recipient.
 	local BHD=$T/pf-bh MQD=$T/pf-mq EXD=$T/pf-ex RJD=$T/pf-rj
-	lab_postfix_instance "$BH" "$BHD" host-bh.lab.test 127.0.0.1 "relayhost = [198.18.7.1]"
-	lab_postfix_instance "$MQ" "$MQD" host-mq.lab.test 127.0.0.1 "$(printf '%s\n' \
-		'relayhost = [198.18.7.1]' 'myorigin = lab.test' 'masquerade_domains = lab.test')"
-	# no smtpd at all on the two black holes: pickup and qmgr still send out
-	sed -i '/^smtp *inet/d' "$BHD/master.cf" "$MQD/master.cf"
-	pf_reload "$BH" "$BHD"
-	pf_reload "$MQ" "$MQD"
-	printf 'root: audit@lab.test\npostmaster: audit@lab.test\n' >"$T/aliases-ex"
-	postalias "hash:$T/aliases-ex" || lab_die "postalias failed"
-	lab_postfix_instance "$EX" "$EXD" host-ex.lab.test "198.18.7.13, 127.0.0.1" "$(printf '%s\n' \
-		'relayhost = [198.18.7.1]' "alias_maps = hash:$T/aliases-ex" \
-		"alias_database = hash:$T/aliases-ex" 'mynetworks = 127.0.0.0/8 198.18.7.0/24')"
+	LAB_PF_NO_SMTPD=1 lab_postfix_instance "$BH" "$BHD" host-bh.lab.test 127.0.0.1
+	LAB_PF_NO_SMTPD=1 lab_postfix_instance "$MQ" "$MQD" host-mq.lab.test 127.0.0.1 \
+		'masquerade_domains = lab.test'
+	printf 'root@host-ex.lab.test audit@lab.test\npostmaster@host-ex.lab.test audit@lab.test\n' \
+		>"$T/virtual-ex"
+	lab_postfix_instance "$EX" "$EXD" host-ex.lab.test "198.18.7.13, 127.0.0.1" \
+		"virtual_alias_maps = texthash:$T/virtual-ex"
 	lab_postfix_instance "$RJ" "$RJD" host-rj.lab.test "198.18.7.14" \
-		"$(printf '%s\n' 'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination' \
-			'smtpd_recipient_restrictions = reject')"
+		'smtpd_recipient_restrictions = reject'
 
 	# local reports of the two black holes, under their own host names
 	for pair in "$BH|host-bh.lab.test|$BHD" "$MQ|host-mq.lab.test|$MQD"; do

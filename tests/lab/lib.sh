@@ -214,6 +214,11 @@ lab_postfix_master_pid() {
 # Only smtpd and the daemons needed to run; no DNS, no chroot, no TLS
 # unless EXTRA_MAIN_CF (lines appended to main.cf) sets smtpd_tls_cert_file:
 # then tlsmgr runs too, and smtpd in wrapper mode (SMTPS) on port 465.
+# Environment: LAB_PF_MASTER_EXTRA (lines appended to master.cf before the
+# start, e.g. the virtual delivery agent), LAB_PF_NO_SMTPD=1 (no `smtp inet`
+# service at all: the instance only sends; nothing is waited for on port 25).
+# Set keys in EXTRA_MAIN_CF that the base main.cf does not set: every
+# Postfix process warns about each overridden entry.
 lab_postfix_instance() {
 	local ns=$1 dir=$2 host=$3 ifaces=$4 extra=${5:-}
 	local addrs a
@@ -291,6 +296,8 @@ EOF
 			'465       inet  n       -       n       -       -       smtpd -o smtpd_tls_wrappermode=yes' \
 			>>"$dir/master.cf" ;;
 	esac
+	[ -n "${LAB_PF_MASTER_EXTRA:-}" ] && printf '%s\n' "$LAB_PF_MASTER_EXTRA" >>"$dir/master.cf"
+	[ "${LAB_PF_NO_SMTPD:-0}" = 1 ] && sed -i '/^smtp *inet/d' "$dir/master.cf"
 	LAB_POSTFIX+=("$ns|$dir")
 	lab_ledger postfix "$ns|$dir"
 	if ! timeout 60 ip netns exec "$ns" postfix -c "$dir" start </dev/null >>"$dir/start.log" 2>&1; then
@@ -305,6 +312,7 @@ EOF
 	done
 	[ -n "$pid" ] || lab_die "postfix in $dir wrote no master.pid"
 	lab_ledger pid "$pid"
+	[ "${LAB_PF_NO_SMTPD:-0}" = 1 ] && return 0
 	local listening
 	for ((i = 0; i < 150; i++)); do
 		listening=$(ip netns exec "$ns" ss -Hltn 'sport = :25' 2>/dev/null)
