@@ -60,7 +60,9 @@ uint64_t mh_collect_uidvalidity(const struct mh_collector *c);
 /*
  * Called once for each message: key is the IMAP UID in decimal or the
  * Maildir file's unique name; uid is the IMAP UID (0 for a Maildir). The
- * callback returns 0 to go on, < 0 to stop (that code is returned).
+ * callback borrows msg (msg[len] is a NUL, for convenience; the message
+ * may hold NULs too) for the call only. It returns 0 to go on, < 0 to stop
+ * (that code is returned, err says where it stopped).
  */
 typedef int (*mh_collect_cb)(void *arg, const char *key, uint64_t uid, const char *msg,
 			     size_t len);
