@@ -96,8 +96,10 @@ int mh_imap_parse_uidvalidity(const char *buf, size_t len, uint64_t *out)
 		if (!take_word(l, n, &i, "UIDVALIDITY") || i >= n || l[i] != ' ')
 			continue;
 		i++;
-		if (take_number(l, n, &i, UID_MAX, &v) < 0 || v == 0 || i >= n || l[i] != ']')
+		if (take_number(l, n, &i, UID_MAX, &v) < 0 || v == 0 || i >= n || l[i] != ']') {
+			*out = 0;
 			return MH_EPROTO;
+		}
 		*out = v;
 		found = 1;
 	}
