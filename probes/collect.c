@@ -224,6 +224,29 @@ static CURLcode imap_do(struct mh_collector *c, const char *url, const char *cus
 	return curl_easy_perform(c->curl);
 }
 
+/*
+ * imap_do, once more on a new connection when the old one broke under the
+ * request: a server drops a connection that idled while the caller waited
+ * (mailhole probe waits for bounces between open and each), or says BYE
+ * when the mailbox changed under the session (Dovecot: "IMAP session state
+ * is inconsistent, please relogin"). The new session then tells what is
+ * true now (a new UIDVALIDITY is an error of its own).
+ */
+static CURLcode imap_do_retry(struct mh_collector *c, const char *url, const char *custom,
+			      size_t limit, size_t hint)
+{
+	CURLcode cc = imap_do(c, url, custom, limit, hint);
+
+	if (cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING) {
+		mh_log_debug("collect: %s: connection lost (%s), once more", c->shown,
+			     curl_easy_strerror(cc));
+		curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, 1L);
+		cc = imap_do(c, url, custom, limit, hint);
+		curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, 0L);
+	}
+	return cc;
+}
+
 /* Whether a failure concerns the connection (then nothing else will work). */
 static int transport_error(CURLcode cc)
 {
@@ -491,12 +514,12 @@ static int imap_each(struct mh_collector *c, uint64_t after_uid, mh_collect_cb c
 	size_t nmsgs = 0;
 	char cmd[96], url[1024], key[24];
 	CURLcode cc;
-	int rc, count = 0;
+	int rc, count = 0, timeouts = 0;
 
 	if (after_uid >= 4294967295ull)
 		return 0;
 	snprintf(cmd, sizeof(cmd), "UID FETCH %" PRIu64 ":* (UID RFC822.SIZE)", after_uid + 1);
-	cc = imap_do(c, c->mbox_url, cmd, LIST_MAX, 0);
+	cc = imap_do_retry(c, c->mbox_url, cmd, LIST_MAX, 0);
 	if (cc != CURLE_OK) {
 		if (c->body.over)
 			return mh_err(err, errlen, MH_ELIMIT,
@@ -529,9 +552,13 @@ static int imap_each(struct mh_collector *c, uint64_t after_uid, mh_collect_cb c
 			continue;
 		}
 		snprintf(url, sizeof(url), "%s/;UID=%" PRIu64, c->mbox_url, uid);
-		cc = imap_do(c, url, NULL, MH_MAIL_MAX, size != UINT64_MAX ? (size_t)size : 0);
+		cc = imap_do_retry(c, url, NULL, MH_MAIL_MAX,
+				   size != UINT64_MAX ? (size_t)size : 0);
 		if (cc != CURLE_OK) {
-			if (uidvalidity_changed(c) || transport_error(cc)) {
+			/* a server that stopped answering: two timeouts in a row end the
+			 * run instead of costing timeout_ms for every message left */
+			timeouts = cc == CURLE_OPERATION_TIMEDOUT ? timeouts + 1 : 0;
+			if (uidvalidity_changed(c) || transport_error(cc) || timeouts >= 2) {
 				free(msgs);
 				if (uidvalidity_changed(c))
 					return mh_err(err, errlen, MH_EIO,
@@ -550,6 +577,7 @@ static int imap_each(struct mh_collector *c, uint64_t after_uid, mh_collect_cb c
 				(*nskipped)++;
 			continue;
 		}
+		timeouts = 0;
 		snprintf(key, sizeof(key), "%" PRIu64, uid);
 		/* the callback may call mh_collect_delete, which reuses c->body:
 		 * hand it a buffer of its own */
@@ -594,7 +622,7 @@ static int imap_delete(struct mh_collector *c, const char *key, char *err, size_
 		return mh_err(err, errlen, MH_EINVAL, "%s: \"%s\" is not a UID", c->shown, shown);
 	}
 	snprintf(cmd, sizeof(cmd), "UID STORE %" PRIu64 " +FLAGS.SILENT (\\Deleted)", uid);
-	cc = imap_do(c, c->mbox_url, cmd, EXAMINE_MAX, 0);
+	cc = imap_do_retry(c, c->mbox_url, cmd, EXAMINE_MAX, 0);
 	if (cc != CURLE_OK) {
 		char what[64];
 		snprintf(what, sizeof(what), "cannot delete UID %" PRIu64, uid);

@@ -236,6 +236,19 @@ EOF
 	expect_ok list3 && { [ "$(msgs list3)" = "1 probe-1 " ] ||
 		fail "list3: UID 1 only expected, got: $(msgs list3)"; }
 
+	# ---- 3b: a message over MH_MAIL_MAX: skipped before download, counted --------
+	# (sparse; S= and W= in the name give Dovecot the sizes without reading it)
+	local huge="$MD/new/1765000900.M9P1.imap.lab.test,S=67108865,W=67108865"
+	truncate -s 67108865 "$huge" && chown nobody:nogroup "$huge" && chmod 600 "$huge"
+	run big -u audit -e MH_LAB_PW "$URL"
+	if expect_ok big; then
+		[ "$(msgs big)" = "1 probe-1 " ] || fail "big: UID 1 only expected, got: $(msgs big)"
+		grep -qx 'skipped 1' "$LAB_TMP/big.out" || fail "big: skipped 1 expected"
+		grep -q 'UID 4: 67108865 bytes, larger than 67108864: skipped' "$LAB_TMP/big.err" ||
+			fail "big: no warning about UID 4: $(cat "$LAB_TMP/big.err")"
+	fi
+	rm -f "$MD"/new/1765000900.* "$MD"/cur/1765000900.*
+
 	# ---- 4: imaps ------------------------------------------------------------------
 	run tls1 -u audit -e MH_LAB_PW -k imaps://imap.lab.test/INBOX
 	expect_ok tls1 && { [ "$(msgs tls1)" = "1 probe-1 " ] ||
@@ -258,6 +271,28 @@ EOF
 	chmod 644 "$PWF"
 	run pwmode -u audit -p "$PWF" "$URL"
 	expect_err pwmode "^error: $PWF: readable by everyone"
+
+	# ---- 6: UIDVALIDITY changes between the open and the listing ----------------
+	MH_LAB_PW=$SECRET timeout 60 ip netns exec "$CNS" "$CLIENT" -t 10000 -u audit -e MH_LAB_PW \
+		-w 3000 "$URL" </dev/null >"$LAB_TMP/renum.out" 2>"$LAB_TMP/renum.err" &
+	local rpid=$!
+	LAB_PIDS+=("$rpid")
+	for ((i = 0; i < 50; i++)); do
+		grep -q '^uidvalidity' "$LAB_TMP/renum.out" && break
+		sleep 0.1
+	done
+	ip netns exec "$DNS" doveadm -c "$D/dovecot.conf" mailbox update -u audit \
+		--uid-validity 4242 INBOX >"$LAB_TMP/doveadm.log" 2>&1 ||
+		fail "doveadm mailbox update failed: $(cat "$LAB_TMP/doveadm.log")"
+	wait "$rpid"
+	RC=$?
+	echo "lab: renum: UIDVALIDITY changed under the client -> exit $RC"
+	# (Dovecot says BYE to the old session; the new one sees the new UIDVALIDITY)
+	expect_err renum '^error: imap://imap\.lab\.test/INBOX: UIDVALIDITY changed \(was [0-9]+\)'
+	grep -q '^msg' "$LAB_TMP/renum.out" && fail "renum: messages handed over after the renumbering"
+	run renum2 -u audit -e MH_LAB_PW "$URL"
+	expect_ok renum2 && { grep -qx 'uidvalidity 4242' "$LAB_TMP/renum2.out" ||
+		fail "renum2: uidvalidity 4242 expected: $(head -n 1 "$LAB_TMP/renum2.out")"; }
 
 	# the password never in anything the client printed
 	if grep -rlF -- "$SECRET" "$LAB_TMP"/*.out "$LAB_TMP"/*.err >/dev/null 2>&1; then
