@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: mh-collect-client [-u USER] [-p FILE|-e VAR] [-k] "
-					"[-t MS] [-a UID] [-d KEY]... [-x] [-w MS] URL\n");
+			                "[-t MS] [-a UID] [-d KEY]... [-x] [-w MS] URL\n");
 			return 2;
 		}
 	}

@@ -47,7 +47,7 @@ static void rm_rf(const char *path)
 }
 
 static void put(const struct tmpmd *t, const char *sub, const char *name, const char *text,
-		time_t mtime, long nsec)
+                time_t mtime, long nsec)
 {
 	char p[600];
 	struct timespec ts[2];
@@ -305,10 +305,10 @@ static void test_maildir_callback_stops(void **state)
 }
 
 static void expect_open_error(const char *url, const char *user, const char *password, int code,
-			      const char *needle)
+                              const char *needle)
 {
-	struct mh_collect_opts o = {.url = url, .user = user, .password = password,
-				    .timeout_ms = 5000};
+	struct mh_collect_opts o = {
+	    .url = url, .user = user, .password = password, .timeout_ms = 5000};
 	struct mh_collector *c = (struct mh_collector *)&o; /* must be set to NULL */
 	char err[MH_ERRLEN] = "";
 	int rc = mh_collect_open(&o, &c, err, sizeof(err));
@@ -347,27 +347,27 @@ static void test_url_errors(void **state)
 	expect_open_error(NULL, NULL, NULL, MH_EINVAL, "no mailbox URL");
 	expect_open_error("", NULL, NULL, MH_EINVAL, "no mailbox URL");
 	expect_open_error("pop3://198.18.0.2/INBOX", "u", "p", MH_EINVAL,
-			  "pop3://198.18.0.2/INBOX: bad URL: imap://, imaps:// or maildir:");
+	                  "pop3://198.18.0.2/INBOX: bad URL: imap://, imaps:// or maildir:");
 	expect_open_error("/var/mail/audit", "u", "p", MH_EINVAL, "bad URL");
 	expect_open_error("imap://198.18.0.2/INBOX", NULL, "p", MH_EINVAL, "needs a user");
 	expect_open_error("imap://198.18.0.2/INBOX", "u", NULL, MH_EINVAL, "needs a password");
 	expect_open_error("imap://", "u", "p", MH_EINVAL, "imap://: bad URL");
 	expect_open_error("imap://198.18.0.2/INBOX?ALL", "u", "p", MH_EINVAL,
-			  "no query or fragment");
+	                  "no query or fragment");
 	expect_open_error("imap://198.18.0.2/INBOX;UID=3", "u", "p", MH_EINVAL,
-			  "no ';' parameters");
+	                  "no ';' parameters");
 	expect_open_error("imap://198.18.0.2:99999/INBOX", "u", "p", MH_EINVAL, "bad URL");
 	/* libcurl refuses a control character in the decoded path itself */
 	expect_open_error("imap://198.18.0.2/IN%0ABOX", "u", "p", MH_EINVAL,
-			  "bad URL: bad mailbox path");
-	expect_open_error("imap://198.18.0.2/%E2%82%AC", "u", "p", MH_EINVAL,
-			  "printable ASCII");
+	                  "bad URL: bad mailbox path");
+	expect_open_error("imap://198.18.0.2/%E2%82%AC", "u", "p", MH_EINVAL, "printable ASCII");
 }
 
 static void test_url_credentials_refused(void **state)
 {
 	struct mh_collect_opts o = {.url = "imaps://audit:hunter2@198.18.0.2/INBOX",
-				    .user = "audit", .password = "hunter2"};
+	                            .user = "audit",
+	                            .password = "hunter2"};
 	struct mh_collector *c = NULL;
 	char err[MH_ERRLEN] = "";
 
@@ -503,18 +503,17 @@ static void test_password_env(void **state)
 
 	(void)state;
 	setenv("MH_TEST_COLLECT_PW", "from-env", 1);
-	assert_int_equal(mh_collect_password(NULL, "MH_TEST_COLLECT_PW", &pw, err, sizeof(err)),
-			 0);
+	assert_int_equal(mh_collect_password(NULL, "MH_TEST_COLLECT_PW", &pw, err, sizeof(err)), 0);
 	assert_string_equal(pw, "from-env");
 	free(pw);
 	setenv("MH_TEST_COLLECT_PW", "", 1);
 	assert_int_equal(mh_collect_password(NULL, "MH_TEST_COLLECT_PW", &pw, err, sizeof(err)),
-			 MH_EINVAL);
+	                 MH_EINVAL);
 	assert_non_null(strstr(err, "MH_TEST_COLLECT_PW"));
 	assert_non_null(strstr(err, "empty"));
 	unsetenv("MH_TEST_COLLECT_PW");
 	assert_int_equal(mh_collect_password(NULL, "MH_TEST_COLLECT_PW", &pw, err, sizeof(err)),
-			 MH_EINVAL);
+	                 MH_EINVAL);
 	assert_non_null(strstr(err, "MH_TEST_COLLECT_PW (password_env) is not set"));
 	/* exactly one source */
 	assert_int_equal(mh_collect_password(NULL, NULL, &pw, err, sizeof(err)), MH_EINVAL);
@@ -527,15 +526,14 @@ static void test_password_env(void **state)
 static void test_parse_uidvalidity(void **state)
 {
 	/* Dovecot 2.3's answer to EXAMINE INBOX (as libcurl hands it over) */
-	static const char examine[] =
-		"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\n"
-		"* OK [PERMANENTFLAGS ()] Read-only mailbox.\n"
-		"* 3 EXISTS\n"
-		"* 0 RECENT\n"
-		"* OK [UNSEEN 1] First unseen.\n"
-		"* OK [UIDVALIDITY 1765000123] UIDs valid\n"
-		"* OK [UIDNEXT 4] Predicted next UID\n"
-		"* OK [HIGHESTMODSEQ 1] Highest\n";
+	static const char examine[] = "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\n"
+	                              "* OK [PERMANENTFLAGS ()] Read-only mailbox.\n"
+	                              "* 3 EXISTS\n"
+	                              "* 0 RECENT\n"
+	                              "* OK [UNSEEN 1] First unseen.\n"
+	                              "* OK [UIDVALIDITY 1765000123] UIDs valid\n"
+	                              "* OK [UIDNEXT 4] Predicted next UID\n"
+	                              "* OK [HIGHESTMODSEQ 1] Highest\n";
 	uint64_t v;
 
 	(void)state;
@@ -551,12 +549,11 @@ static void test_parse_uidvalidity(void **state)
 	assert_int_equal(mh_imap_parse_uidvalidity("", 0, &v), MH_EPROTO);
 	assert_int_equal(mh_imap_parse_uidvalidity("* OK [UIDVALIDITY 0]\n", 21, &v), MH_EPROTO);
 	assert_int_equal(mh_imap_parse_uidvalidity("* OK [UIDVALIDITY 4294967296]\n", 30, &v),
-			 MH_EPROTO);
-	assert_int_equal(mh_imap_parse_uidvalidity("* OK [UIDVALIDITY 12x]\n", 23, &v),
-			 MH_EPROTO);
+	                 MH_EPROTO);
+	assert_int_equal(mh_imap_parse_uidvalidity("* OK [UIDVALIDITY 12x]\n", 23, &v), MH_EPROTO);
 	/* only where a server puts it: not in the text of another line */
 	assert_int_equal(mh_imap_parse_uidvalidity("* OK hello [UIDVALIDITY 5]\n", 27, &v),
-			 MH_EPROTO);
+	                 MH_EPROTO);
 	assert_int_equal(mh_imap_parse_uidvalidity("A1 OK [UIDVALIDITY 5]\n", 22, &v), MH_EPROTO);
 	/* never past len */
 	assert_int_equal(mh_imap_parse_uidvalidity("* OK [UIDVALIDITY 55]", 19, &v), MH_EPROTO);
@@ -565,16 +562,15 @@ static void test_parse_uidvalidity(void **state)
 static void test_parse_fetch_list(void **state)
 {
 	static const char dovecot[] = "* 1 FETCH (UID 1 RFC822.SIZE 135)\r\n"
-				      "* 2 FETCH (UID 2 RFC822.SIZE 140)\r\n"
-				      "* 3 FETCH (UID 7 RFC822.SIZE 64)\r\n";
+	                              "* 2 FETCH (UID 2 RFC822.SIZE 140)\r\n"
+	                              "* 3 FETCH (UID 7 RFC822.SIZE 64)\r\n";
 	struct mh_imap_msg *m = NULL;
 	size_t n = 0;
 	char err[MH_ERRLEN] = "";
 
 	(void)state;
-	assert_int_equal(mh_imap_parse_fetch_list(dovecot, strlen(dovecot), 0, &m, &n, err,
-						  sizeof(err)),
-			 0);
+	assert_int_equal(
+	    mh_imap_parse_fetch_list(dovecot, strlen(dovecot), 0, &m, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(m[0].uid, 1);
 	assert_int_equal(m[0].size, 135);
@@ -583,32 +579,29 @@ static void test_parse_fetch_list(void **state)
 	free(m);
 
 	/* after_uid filters (the "n:*" quirk answers the highest UID anyway) */
-	assert_int_equal(mh_imap_parse_fetch_list(dovecot, strlen(dovecot), 2, &m, &n, err,
-						  sizeof(err)),
-			 0);
+	assert_int_equal(
+	    mh_imap_parse_fetch_list(dovecot, strlen(dovecot), 2, &m, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(m[0].uid, 7);
 	free(m);
-	assert_int_equal(mh_imap_parse_fetch_list(dovecot, strlen(dovecot), 7, &m, &n, err,
-						  sizeof(err)),
-			 0);
+	assert_int_equal(
+	    mh_imap_parse_fetch_list(dovecot, strlen(dovecot), 7, &m, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 0);
 	assert_null(m);
 
 	/* out of order, items in any order, other items, unsolicited lines,
 	 * a FETCH without UID, a UID twice */
 	static const char mixed[] = "* 4 EXISTS\n"
-				    "* 3 FETCH (RFC822.SIZE 30 UID 30)\n"
-				    "* 1 FETCH (FLAGS (\\Seen \\Deleted) UID 10 RFC822.SIZE 10)\n"
-				    "* 2 FETCH (FLAGS (\\Seen))\n"
-				    "* 2 FETCH (UID 20 MODSEQ (12) RFC822.SIZE 20)\n"
-				    "* 1 FETCH (UID 10 FLAGS ())\n"
-				    "* 5 FETCH (UID 50 X-GM-LABELS (\"a b\" \"c\\\"d\"))\n"
-				    "* 1 RECENT\n"
-				    "* OK still here\n";
-	assert_int_equal(mh_imap_parse_fetch_list(mixed, strlen(mixed), 0, &m, &n, err,
-						  sizeof(err)),
-			 0);
+	                            "* 3 FETCH (RFC822.SIZE 30 UID 30)\n"
+	                            "* 1 FETCH (FLAGS (\\Seen \\Deleted) UID 10 RFC822.SIZE 10)\n"
+	                            "* 2 FETCH (FLAGS (\\Seen))\n"
+	                            "* 2 FETCH (UID 20 MODSEQ (12) RFC822.SIZE 20)\n"
+	                            "* 1 FETCH (UID 10 FLAGS ())\n"
+	                            "* 5 FETCH (UID 50 X-GM-LABELS (\"a b\" \"c\\\"d\"))\n"
+	                            "* 1 RECENT\n"
+	                            "* OK still here\n";
+	assert_int_equal(
+	    mh_imap_parse_fetch_list(mixed, strlen(mixed), 0, &m, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 4);
 	assert_int_equal(m[0].uid, 10);
 	assert_int_equal(m[0].size, 10);
@@ -625,29 +618,29 @@ static void test_parse_fetch_list(void **state)
 
 	/* broken FETCH lines: an error naming the line */
 	static const char *const bad[] = {
-		"* 1 FETCH (UID 1 RFC822.SIZE 5)\n* 2 FETCH (UID x)\n",
-		"* 2 FETCH (UID 0)\n",
-		"* 2 FETCH (UID 4294967296)\n",
-		"* 2 FETCH (UID 5\n",
-		"* 2 FETCH UID 5\n",
-		"* 2 FETCH (UID 5) junk\n",
-		"* 2 FETCH (BODY[] {12}\n",
-		"* 2 FETCH (FLAGS (\\Seen UID 5)\n",
-		"* 2 FETCH (UID  5)\n",
-		"* 2 FETCH (X \"open)\n",
+	    "* 1 FETCH (UID 1 RFC822.SIZE 5)\n* 2 FETCH (UID x)\n",
+	    "* 2 FETCH (UID 0)\n",
+	    "* 2 FETCH (UID 4294967296)\n",
+	    "* 2 FETCH (UID 5\n",
+	    "* 2 FETCH UID 5\n",
+	    "* 2 FETCH (UID 5) junk\n",
+	    "* 2 FETCH (BODY[] {12}\n",
+	    "* 2 FETCH (FLAGS (\\Seen UID 5)\n",
+	    "* 2 FETCH (UID  5)\n",
+	    "* 2 FETCH (X \"open)\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
-		int rc = mh_imap_parse_fetch_list(bad[i], strlen(bad[i]), 0, &m, &n, err,
-						  sizeof(err));
+		int rc =
+		    mh_imap_parse_fetch_list(bad[i], strlen(bad[i]), 0, &m, &n, err, sizeof(err));
 		if (rc != MH_EPROTO)
 			fail_msg("bad[%zu]: rc %d, MH_EPROTO expected", i, rc);
 		assert_null(m);
 		assert_non_null(strstr(err, "IMAP FETCH answer line"));
 	}
-	assert_int_equal(mh_imap_parse_fetch_list(bad[0], strlen(bad[0]), 0, &m, &n, err,
-						  sizeof(err)),
-			 MH_EPROTO);
+	assert_int_equal(
+	    mh_imap_parse_fetch_list(bad[0], strlen(bad[0]), 0, &m, &n, err, sizeof(err)),
+	    MH_EPROTO);
 	assert_non_null(strstr(err, "line 2"));
 
 	/* every prefix of a good answer: never reads past len, never crashes */
@@ -660,23 +653,20 @@ static void test_parse_fetch_list(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_maildir_order, md_setup, md_teardown),
-		cmocka_unit_test_setup_teardown(test_maildir_same_mtime_by_name, md_setup,
-						md_teardown),
-		cmocka_unit_test_setup_teardown(test_maildir_delete, md_setup, md_teardown),
-		cmocka_unit_test_setup_teardown(test_maildir_oversize_and_odd, md_setup,
-						md_teardown),
-		cmocka_unit_test_setup_teardown(test_maildir_callback_stops, md_setup,
-						md_teardown),
-		cmocka_unit_test_setup_teardown(test_maildir_errors, md_setup, md_teardown),
-		cmocka_unit_test(test_url_errors),
-		cmocka_unit_test(test_url_credentials_refused),
-		cmocka_unit_test(test_connection_refused),
-		cmocka_unit_test(test_connection_timeout),
-		cmocka_unit_test_setup_teardown(test_password_file, md_setup, md_teardown),
-		cmocka_unit_test(test_password_env),
-		cmocka_unit_test(test_parse_uidvalidity),
-		cmocka_unit_test(test_parse_fetch_list),
+	    cmocka_unit_test_setup_teardown(test_maildir_order, md_setup, md_teardown),
+	    cmocka_unit_test_setup_teardown(test_maildir_same_mtime_by_name, md_setup, md_teardown),
+	    cmocka_unit_test_setup_teardown(test_maildir_delete, md_setup, md_teardown),
+	    cmocka_unit_test_setup_teardown(test_maildir_oversize_and_odd, md_setup, md_teardown),
+	    cmocka_unit_test_setup_teardown(test_maildir_callback_stops, md_setup, md_teardown),
+	    cmocka_unit_test_setup_teardown(test_maildir_errors, md_setup, md_teardown),
+	    cmocka_unit_test(test_url_errors),
+	    cmocka_unit_test(test_url_credentials_refused),
+	    cmocka_unit_test(test_connection_refused),
+	    cmocka_unit_test(test_connection_timeout),
+	    cmocka_unit_test_setup_teardown(test_password_file, md_setup, md_teardown),
+	    cmocka_unit_test(test_password_env),
+	    cmocka_unit_test(test_parse_uidvalidity),
+	    cmocka_unit_test(test_parse_fetch_list),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
