@@ -471,6 +471,8 @@ static int imap_open(struct mh_collector *c, const struct mh_collect_opts *o, ch
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->body);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
+	if (o->starttls)
+		curl_easy_setopt(c->curl, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
 

@@ -23,8 +23,9 @@
  *     without an error, see collect_imap.c); no criterion: the parser
  *     decides what is ours. A message over MH_MAIL_MAX is skipped before
  *     it is downloaded;
- *   - imap:// is cleartext (a lab, or a collector on the same host);
- *     imaps:// verifies the certificate unless `insecure`.
+ *   - imap:// is cleartext (a lab, or a collector on the same host)
+ *     unless `starttls`; imaps:// and STARTTLS verify the certificate
+ *     unless `insecure`.
  * Maildir: new/ and cur/ (never tmp/), regular files only (a symlink is
  * skipped), oldest first by mtime then name; a file over MH_MAIL_MAX is
  * skipped and counted.
@@ -44,6 +45,8 @@ struct mh_collect_opts {
 	const char *password;   /* IMAP password (NULL for maildir) */
 	bool insecure;          /* imaps: do not verify the server's certificate (labs only) */
 	long timeout_ms;        /* per IMAP operation; 0 = 30000 */
+	bool starttls;          /* imap://: require STARTTLS before LOGIN (verified unless
+				   insecure); without it imap:// is cleartext */
 };
 
 /*

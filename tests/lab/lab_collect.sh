@@ -15,9 +15,14 @@
 #      server's "n:*" answers the highest UID anyway: filtered)
 #   3. delete UID 2 (expunged at close) -> re-list: 1 and 3; the Maildir
 #      file is gone; then delete 3 with an explicit expunge
-#   4. imaps:// with insecure -> the messages; without -> a TLS error
+#   4. imaps:// with insecure -> the messages; without -> a TLS error;
+#      the same for imap:// with STARTTLS required
+#   3b. a 64 MiB + 1 message: skipped before download, counted, warned
 #   5. a bad password, a wrong port, a missing mailbox, a password in the
-#      URL: one clear line each, naming the URL; the password never shown
+#      URL, a world-readable password file: one clear line each, naming
+#      the URL (or the file); the password never shown
+#   6. UIDVALIDITY changed (doveadm) between the open and the listing:
+#      "UIDVALIDITY changed", nothing handed over; a new open sees the new one
 #
 # Exit 0 pass, 1 fail, 77 skip (no root / netns / dovecot / openssl).
 set -u
@@ -255,6 +260,12 @@ EOF
 		fail "tls1: UID 1 expected over imaps, got: $(msgs tls1)"; }
 	run tls2 -u audit -e MH_LAB_PW imaps://imap.lab.test/INBOX
 	expect_err tls2 '^error: imaps://imap\.lab\.test/INBOX: TLS failed: .*(certificate|self.signed)'
+
+	run stls1 -u audit -e MH_LAB_PW -s -k "$URL"
+	expect_ok stls1 && { [ "$(msgs stls1)" = "1 probe-1 " ] ||
+		fail "stls1: UID 1 expected over STARTTLS, got: $(msgs stls1)"; }
+	run stls2 -u audit -e MH_LAB_PW -s "$URL"
+	expect_err stls2 '^error: imap://imap\.lab\.test/INBOX: TLS failed: .*(certificate|self.signed)'
 
 	# ---- 5: errors -------------------------------------------------------------------
 	local BADPW=$LAB_TMP/bad.pass
