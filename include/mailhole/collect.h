@@ -72,7 +72,8 @@ typedef int (*mh_collect_cb)(void *arg, const char *key, uint64_t uid, const cha
 /*
  * Every message newer than after_uid (IMAP; 0 = all) or every message of
  * the Maildir, oldest first. A message that cannot be fetched is skipped
- * with a warning in *nskipped (may be NULL), never the end of the run.
+ * with a warning and counted in *nskipped (may be NULL; added to, not
+ * reset), never the end of the run.
  * Returns the number of messages handed to cb, or a negative code (err set).
  */
 int mh_collect_each(struct mh_collector *c, uint64_t after_uid, mh_collect_cb cb, void *arg,

@@ -310,6 +310,19 @@ EOF
 	expect_ok renum2 && { grep -qx 'uidvalidity 4242' "$LAB_TMP/renum2.out" ||
 		fail "renum2: uidvalidity 4242 expected: $(head -n 1 "$LAB_TMP/renum2.out")"; }
 
+	# ---- 7: the last message deleted: an empty mailbox lists nothing, no error ----
+	local last
+	last=$(awk '$1 == "msg" { print $3 }' "$LAB_TMP/renum2.out" | tail -n 1)
+	if [ -n "$last" ]; then
+		run delall -u audit -e MH_LAB_PW -d "$last" -x "$URL"
+		expect_ok delall
+		run empty -u audit -e MH_LAB_PW "$URL"
+		expect_ok empty && { grep -qx 'count 0' "$LAB_TMP/empty.out" ||
+			fail "empty: count 0 expected: $(cat "$LAB_TMP/empty.out")"; }
+	else
+		fail "renum2: no message left to delete"
+	fi
+
 	# the password never in anything the client printed
 	if grep -rlF -- "$SECRET" "$LAB_TMP"/*.out "$LAB_TMP"/*.err >/dev/null 2>&1; then
 		fail "the password appears in: $(grep -rlF -- "$SECRET" "$LAB_TMP"/*.out "$LAB_TMP"/*.err | tr '\n' ' ')"
