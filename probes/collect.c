@@ -189,7 +189,7 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
 			i++;
 	}
 	if (n - i < 3 || (strncasecmp(ptr + i, "NO", 2) && strncasecmp(ptr + i, "BAD", 3) &&
-			  (tagged || strncasecmp(ptr + i, "BYE", 3))))
+	                  (tagged || strncasecmp(ptr + i, "BYE", 3))))
 		return n;
 	if (!tagged && c->last_tagged)
 		return n;
@@ -202,7 +202,7 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
 
 /* One request on the collector's handle: URL, custom command (NULL: a fetch). */
 static CURLcode imap_do(struct mh_collector *c, const char *url, const char *custom, size_t limit,
-			size_t hint)
+                        size_t hint)
 {
 	c->body.len = 0;
 	c->body.over = 0;
@@ -222,6 +222,29 @@ static CURLcode imap_do(struct mh_collector *c, const char *url, const char *cus
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, custom);
 	return curl_easy_perform(c->curl);
+}
+
+/*
+ * imap_do, once more on a new connection when the old one broke under the
+ * request: a server drops a connection that idled while the caller waited
+ * (mailhole probe waits for bounces between open and each), or says BYE
+ * when the mailbox changed under the session (Dovecot: "IMAP session state
+ * is inconsistent, please relogin"). The new session then tells what is
+ * true now (a new UIDVALIDITY is an error of its own).
+ */
+static CURLcode imap_do_retry(struct mh_collector *c, const char *url, const char *custom,
+                              size_t limit, size_t hint)
+{
+	CURLcode cc = imap_do(c, url, custom, limit, hint);
+
+	if (cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING) {
+		mh_log_debug("collect: %s: connection lost (%s), once more", c->shown,
+		             curl_easy_strerror(cc));
+		curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, 1L);
+		cc = imap_do(c, url, custom, limit, hint);
+		curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, 0L);
+	}
+	return cc;
 }
 
 /* Whether a failure concerns the connection (then nothing else will work). */
@@ -246,7 +269,7 @@ static int transport_error(CURLcode cc)
 
 /* "URL: WHAT: DETAIL (server: LINE)" for a failed request. */
 static int imap_fail(struct mh_collector *c, CURLcode cc, const char *what, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	const char *phrase = what;
 	char detail[CURL_ERROR_SIZE + 64];
@@ -412,7 +435,7 @@ out:
 }
 
 static int imap_open(struct mh_collector *c, const struct mh_collect_opts *o, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	char cmd[600], quoted[512];
 	CURLcode cc;
@@ -420,10 +443,10 @@ static int imap_open(struct mh_collector *c, const struct mh_collect_opts *o, ch
 
 	if (!o->user || !o->user[0])
 		return mh_err(err, errlen, MH_EINVAL, "%s: an IMAP collector needs a user",
-			      c->shown);
+		              c->shown);
 	if (!o->password)
 		return mh_err(err, errlen, MH_EINVAL, "%s: an IMAP collector needs a password",
-			      c->shown);
+		              c->shown);
 	rc = imap_parse_url(c, o->url, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -448,6 +471,8 @@ static int imap_open(struct mh_collector *c, const struct mh_collect_opts *o, ch
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->body);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
+	if (o->starttls)
+		curl_easy_setopt(c->curl, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
 
@@ -464,16 +489,16 @@ static int imap_open(struct mh_collector *c, const struct mh_collect_opts *o, ch
 		return imap_fail(c, cc, "cannot open the mailbox", err, errlen);
 	}
 	if (mh_imap_parse_uidvalidity(c->body.data ? c->body.data : "", c->body.len,
-				      &c->uidvalidity) < 0)
+	                              &c->uidvalidity) < 0)
 		return mh_err(err, errlen, MH_EIO,
-			      "%s: the server sent no valid UIDVALIDITY for mailbox %s", c->shown,
-			      quoted);
+		              "%s: the server sent no valid UIDVALIDITY for mailbox %s", c->shown,
+		              quoted);
 	size_t n = strlen(c->root_url) + strlen(c->mbox_path) + 40;
 	c->mbox_url = malloc(n);
 	if (!c->mbox_url)
 		return mh_err(err, errlen, MH_ENOMEM, "%s: out of memory", c->shown);
 	snprintf(c->mbox_url, n, "%s%s;UIDVALIDITY=%" PRIu64, c->root_url, c->mbox_path,
-		 c->uidvalidity);
+	         c->uidvalidity);
 	mh_log_debug("collect: %s open, UIDVALIDITY %" PRIu64, c->shown, c->uidvalidity);
 	return 0;
 }
@@ -485,33 +510,33 @@ static int uidvalidity_changed(const struct mh_collector *c)
 }
 
 static int imap_each(struct mh_collector *c, uint64_t after_uid, mh_collect_cb cb, void *arg,
-		     unsigned *nskipped, char *err, size_t errlen)
+                     unsigned *nskipped, char *err, size_t errlen)
 {
 	struct mh_imap_msg *msgs = NULL;
 	size_t nmsgs = 0;
 	char cmd[96], url[1024], key[24];
 	CURLcode cc;
-	int rc, count = 0;
+	int rc, count = 0, timeouts = 0;
 
 	if (after_uid >= 4294967295ull)
 		return 0;
 	snprintf(cmd, sizeof(cmd), "UID FETCH %" PRIu64 ":* (UID RFC822.SIZE)", after_uid + 1);
-	cc = imap_do(c, c->mbox_url, cmd, LIST_MAX, 0);
+	cc = imap_do_retry(c, c->mbox_url, cmd, LIST_MAX, 0);
 	if (cc != CURLE_OK) {
 		if (c->body.over)
 			return mh_err(err, errlen, MH_ELIMIT,
-				      "%s: the message list is larger than %u bytes", c->shown,
-				      LIST_MAX);
+			              "%s: the message list is larger than %u bytes", c->shown,
+			              LIST_MAX);
 		if (uidvalidity_changed(c))
 			return mh_err(err, errlen, MH_EIO,
-				      "%s: UIDVALIDITY changed (was %" PRIu64
-				      "): the mailbox was renumbered, the UIDs seen before mean "
-				      "nothing now",
-				      c->shown, c->uidvalidity);
+			              "%s: UIDVALIDITY changed (was %" PRIu64
+			              "): the mailbox was renumbered, the UIDs seen before mean "
+			              "nothing now",
+			              c->shown, c->uidvalidity);
 		return imap_fail(c, cc, "cannot list the messages", err, errlen);
 	}
 	rc = mh_imap_parse_fetch_list(c->body.data ? c->body.data : "", c->body.len, after_uid,
-				      &msgs, &nmsgs, err, errlen);
+	                              &msgs, &nmsgs, err, errlen);
 	if (rc < 0) {
 		char inner[MH_ERRLEN];
 		mh_strlcpy(inner, err, sizeof(inner));
@@ -522,22 +547,26 @@ static int imap_each(struct mh_collector *c, uint64_t after_uid, mh_collect_cb c
 
 		if (size != UINT64_MAX && size > MH_MAIL_MAX) {
 			mh_log_warn("%s: UID %" PRIu64 ": %" PRIu64
-				    " bytes, larger than %u: skipped",
-				    c->shown, uid, size, MH_MAIL_MAX);
+			            " bytes, larger than %u: skipped",
+			            c->shown, uid, size, MH_MAIL_MAX);
 			if (nskipped)
 				(*nskipped)++;
 			continue;
 		}
 		snprintf(url, sizeof(url), "%s/;UID=%" PRIu64, c->mbox_url, uid);
-		cc = imap_do(c, url, NULL, MH_MAIL_MAX, size != UINT64_MAX ? (size_t)size : 0);
+		cc =
+		    imap_do_retry(c, url, NULL, MH_MAIL_MAX, size != UINT64_MAX ? (size_t)size : 0);
 		if (cc != CURLE_OK) {
-			if (uidvalidity_changed(c) || transport_error(cc)) {
+			/* a server that stopped answering: two timeouts in a row end the
+			 * run instead of costing timeout_ms for every message left */
+			timeouts = cc == CURLE_OPERATION_TIMEDOUT ? timeouts + 1 : 0;
+			if (uidvalidity_changed(c) || transport_error(cc) || timeouts >= 2) {
 				free(msgs);
 				if (uidvalidity_changed(c))
 					return mh_err(err, errlen, MH_EIO,
-						      "%s: UIDVALIDITY changed (was %" PRIu64
-						      ") while reading",
-						      c->shown, c->uidvalidity);
+					              "%s: UIDVALIDITY changed (was %" PRIu64
+					              ") while reading",
+					              c->shown, c->uidvalidity);
 				return imap_fail(c, cc, "cannot fetch", err, errlen);
 			}
 			char why[MH_ERRLEN];
@@ -550,6 +579,7 @@ static int imap_each(struct mh_collector *c, uint64_t after_uid, mh_collect_cb c
 				(*nskipped)++;
 			continue;
 		}
+		timeouts = 0;
 		snprintf(key, sizeof(key), "%" PRIu64, uid);
 		/* the callback may call mh_collect_delete, which reuses c->body:
 		 * hand it a buffer of its own */
@@ -563,7 +593,7 @@ static int imap_each(struct mh_collector *c, uint64_t after_uid, mh_collect_cb c
 			if (!msg) {
 				free(msgs);
 				return mh_err(err, errlen, MH_ENOMEM, "%s: out of memory",
-					      c->shown);
+				              c->shown);
 			}
 		}
 		rc = cb(arg, key, uid, msg, len);
@@ -594,7 +624,7 @@ static int imap_delete(struct mh_collector *c, const char *key, char *err, size_
 		return mh_err(err, errlen, MH_EINVAL, "%s: \"%s\" is not a UID", c->shown, shown);
 	}
 	snprintf(cmd, sizeof(cmd), "UID STORE %" PRIu64 " +FLAGS.SILENT (\\Deleted)", uid);
-	cc = imap_do(c, c->mbox_url, cmd, EXAMINE_MAX, 0);
+	cc = imap_do_retry(c, c->mbox_url, cmd, EXAMINE_MAX, 0);
 	if (cc != CURLE_OK) {
 		char what[64];
 		snprintf(what, sizeof(what), "cannot delete UID %" PRIu64, uid);
@@ -640,11 +670,11 @@ static int imap_expunge(struct mh_collector *c, char *err, size_t errlen)
 			i++;
 			if (a == b)
 				o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, "%s%" PRIu64,
-						      first ? "" : ",", a);
+				                      first ? "" : ",", a);
 			else
 				o += (size_t)snprintf(cmd + o, sizeof(cmd) - o,
-						      "%s%" PRIu64 ":%" PRIu64, first ? "" : ",", a,
-						      b);
+				                      "%s%" PRIu64 ":%" PRIu64, first ? "" : ",", a,
+				                      b);
 			first = 0;
 		}
 		cc = imap_do(c, c->mbox_url, cmd, EXAMINE_MAX, 0);
@@ -679,10 +709,10 @@ static int maildir_open(struct mh_collector *c, const char *path, char *err, siz
 			return mh_err(err, errlen, MH_EINVAL, "%s: path too long", c->shown);
 		if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
 			return mh_err(err, errlen, MH_EIO, "%s: not a Maildir: no %s/ directory",
-				      c->shown, subs[i]);
+			              c->shown, subs[i]);
 		if (access(p, R_OK | X_OK) < 0)
 			return mh_err(err, errlen, MH_EIO, "%s: %s/: %s", c->shown, subs[i],
-				      strerror(errno));
+			              strerror(errno));
 	}
 	c->dir = xstrdup(path);
 	if (!c->dir)
@@ -712,7 +742,7 @@ static int cmp_ent(const void *a, const void *b)
 
 /* The messages of new/ and cur/; symlinks and other odd entries counted in *odd. */
 static int maildir_list(struct mh_collector *c, struct maildir_ent **out, size_t *nout,
-			unsigned *odd, char *err, size_t errlen)
+                        unsigned *odd, char *err, size_t errlen)
 {
 	static const char *const subs[] = {"new", "cur"};
 	struct maildir_ent *v = NULL;
@@ -729,7 +759,7 @@ static int maildir_list(struct mh_collector *c, struct maildir_ent **out, size_t
 		if (!d) {
 			maildir_ents_free(v, n);
 			return mh_err(err, errlen, MH_EIO, "%s: %s/: %s", c->shown, subs[s],
-				      strerror(errno));
+			              strerror(errno));
 		}
 		while ((de = readdir(d)) != NULL) {
 			struct stat st;
@@ -743,9 +773,9 @@ static int maildir_list(struct mh_collector *c, struct maildir_ent **out, size_t
 			if (!S_ISREG(st.st_mode) || kl == 0) {
 				char shown[128];
 				mh_sanitize_line(shown, sizeof(shown), de->d_name,
-						 strlen(de->d_name));
+				                 strlen(de->d_name));
 				mh_log_warn("%s: %s/%s: not a regular message file: skipped",
-					    c->shown, subs[s], shown);
+				            c->shown, subs[s], shown);
 				(*odd)++;
 				continue;
 			}
@@ -770,7 +800,7 @@ static int maildir_list(struct mh_collector *c, struct maildir_ent **out, size_t
 			v[n].size = st.st_size;
 			n++;
 			continue;
-nomem:
+		nomem:
 			closedir(d);
 			maildir_ents_free(v, n);
 			return mh_err(err, errlen, MH_ENOMEM, "%s: out of memory", c->shown);
@@ -837,7 +867,7 @@ static int read_message(const char *path, char **out, size_t *len, char *why, si
 	if ((uint64_t)st.st_size > MH_MAIL_MAX) {
 		close(fd);
 		return mh_err(why, whylen, MH_ELIMIT, "%jd bytes, larger than %u",
-			      (intmax_t)st.st_size, MH_MAIL_MAX);
+		              (intmax_t)st.st_size, MH_MAIL_MAX);
 	}
 	want = (size_t)st.st_size;
 	buf = malloc(want + 1);
@@ -867,7 +897,7 @@ static int read_message(const char *path, char **out, size_t *len, char *why, si
 }
 
 static int maildir_each(struct mh_collector *c, mh_collect_cb cb, void *arg, unsigned *nskipped,
-			char *err, size_t errlen)
+                        char *err, size_t errlen)
 {
 	struct maildir_ent *v;
 	size_t n;
@@ -885,7 +915,7 @@ static int maildir_each(struct mh_collector *c, mh_collect_cb cb, void *arg, uns
 
 		if ((uint64_t)v[i].size > MH_MAIL_MAX) {
 			mh_log_warn("%s: %s: %jd bytes, larger than %u: skipped", c->shown,
-				    v[i].path, (intmax_t)v[i].size, MH_MAIL_MAX);
+			            v[i].path, (intmax_t)v[i].size, MH_MAIL_MAX);
 			if (nskipped)
 				(*nskipped)++;
 			continue;
@@ -924,10 +954,10 @@ static int maildir_delete(struct mh_collector *c, const char *key, char *err, si
 	mh_sanitize_line(shown, sizeof(shown), key, strlen(key));
 	if (!key[0] || strchr(key, '/') || strchr(key, ':') || key[0] == '.')
 		return mh_err(err, errlen, MH_EINVAL, "%s: \"%s\" is not a Maildir message key",
-			      c->shown, shown);
+		              c->shown, shown);
 	if (maildir_find(c, key, path, sizeof(path)) < 0)
 		return mh_err(err, errlen, MH_EIO, "%s: no message %s in new/ or cur/", c->shown,
-			      shown);
+		              shown);
 	if (unlink(path) < 0)
 		return mh_err(err, errlen, MH_EIO, "%s: %s: %s", c->shown, path, strerror(errno));
 	return 0;
@@ -936,7 +966,7 @@ static int maildir_delete(struct mh_collector *c, const char *key, char *err, si
 /* ---- the interface -------------------------------------------------------- */
 
 int mh_collect_open(const struct mh_collect_opts *o, struct mh_collector **out, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	struct mh_collector *c;
 	int rc;
@@ -956,7 +986,7 @@ int mh_collect_open(const struct mh_collect_opts *o, struct mh_collector **out, 
 		rc = imap_open(c, o, err, errlen);
 	} else {
 		rc = mh_err(err, errlen, MH_EINVAL,
-			    "%s: bad URL: imap://, imaps:// or maildir: expected", c->shown);
+		            "%s: bad URL: imap://, imaps:// or maildir: expected", c->shown);
 	}
 	if (rc < 0) {
 		mh_collect_close(&c);
@@ -1004,7 +1034,7 @@ uint64_t mh_collect_uidvalidity(const struct mh_collector *c)
 }
 
 int mh_collect_each(struct mh_collector *c, uint64_t after_uid, mh_collect_cb cb, void *arg,
-		    unsigned *nskipped, char *err, size_t errlen)
+                    unsigned *nskipped, char *err, size_t errlen)
 {
 	if (!c || !cb)
 		return mh_err(err, errlen, MH_EINVAL, "collector: not open");
@@ -1034,15 +1064,15 @@ int mh_collect_password(const char *file, const char *env, char **out, char *err
 	*out = NULL;
 	if ((file == NULL) == (env == NULL))
 		return mh_err(err, errlen, MH_EINVAL,
-			      "collector: exactly one of password_file and password_env is needed");
+		              "collector: exactly one of password_file and password_env is needed");
 	if (env) {
 		const char *v = getenv(env);
 		if (!v)
 			return mh_err(err, errlen, MH_EINVAL,
-				      "environment variable %s (password_env) is not set", env);
+			              "environment variable %s (password_env) is not set", env);
 		if (!v[0])
 			return mh_err(err, errlen, MH_EINVAL,
-				      "environment variable %s (password_env) is empty", env);
+			              "environment variable %s (password_env) is empty", env);
 		*out = xstrdup(v);
 		return *out ? 0 : mh_err(err, errlen, MH_ENOMEM, "%s: out of memory", env);
 	}
@@ -1056,8 +1086,8 @@ int mh_collect_password(const char *file, const char *env, char **out, char *err
 	if (st.st_mode & S_IROTH) {
 		close(fd);
 		return mh_err(err, errlen, MH_EINVAL,
-			      "%s: readable by everyone (mode %04o): refused; chmod o-r it",
-			      file, (unsigned)(st.st_mode & 07777));
+		              "%s: readable by everyone (mode %04o): refused; chmod o-r it", file,
+		              (unsigned)(st.st_mode & 07777));
 	}
 	while (n < sizeof(buf) - 1) {
 		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
@@ -1081,7 +1111,7 @@ int mh_collect_password(const char *file, const char *env, char **out, char *err
 	if (!nl && n > PASSWORD_LINE_MAX) {
 		explicit_bzero(buf, sizeof(buf));
 		return mh_err(err, errlen, MH_EINVAL, "%s: first line longer than %d bytes", file,
-			      PASSWORD_LINE_MAX);
+		              PASSWORD_LINE_MAX);
 	}
 	if (l > 0 && buf[l - 1] == '\r')
 		l--;

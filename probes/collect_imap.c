@@ -96,8 +96,10 @@ int mh_imap_parse_uidvalidity(const char *buf, size_t len, uint64_t *out)
 		if (!take_word(l, n, &i, "UIDVALIDITY") || i >= n || l[i] != ' ')
 			continue;
 		i++;
-		if (take_number(l, n, &i, UID_MAX, &v) < 0 || v == 0 || i >= n || l[i] != ']')
+		if (take_number(l, n, &i, UID_MAX, &v) < 0 || v == 0 || i >= n || l[i] != ']') {
+			*out = 0;
 			return MH_EPROTO;
+		}
 		*out = v;
 		found = 1;
 	}
@@ -231,7 +233,7 @@ static int cmp_msg(const void *a, const void *b)
 }
 
 int mh_imap_parse_fetch_list(const char *buf, size_t len, uint64_t after_uid,
-			     struct mh_imap_msg **out, size_t *nout, char *err, size_t errlen)
+                             struct mh_imap_msg **out, size_t *nout, char *err, size_t errlen)
 {
 	struct mh_imap_msg *v = NULL;
 	size_t n = 0, cap = 0, pos = 0, lineno = 0, k, w;
@@ -251,8 +253,8 @@ int mh_imap_parse_fetch_list(const char *buf, size_t len, uint64_t after_uid,
 			mh_sanitize_line(shown, sizeof(shown), l, ll);
 			free(v);
 			return mh_err(err, errlen, MH_EPROTO,
-				      "IMAP FETCH answer line %zu: not a FETCH response: \"%s\"",
-				      lineno, shown);
+			              "IMAP FETCH answer line %zu: not a FETCH response: \"%s\"",
+			              lineno, shown);
 		}
 		/* "UID FETCH n:*" also answers the highest UID when it is < n */
 		if (rc == 0 || uid <= after_uid)
@@ -262,7 +264,8 @@ int mh_imap_parse_fetch_list(const char *buf, size_t len, uint64_t after_uid,
 			struct mh_imap_msg *nv = realloc(v, nc * sizeof(*nv));
 			if (!nv) {
 				free(v);
-				return mh_err(err, errlen, MH_ENOMEM, "IMAP FETCH answer: out of memory");
+				return mh_err(err, errlen, MH_ENOMEM,
+				              "IMAP FETCH answer: out of memory");
 			}
 			v = nv;
 			cap = nc;

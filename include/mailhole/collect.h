@@ -23,8 +23,9 @@
  *     without an error, see collect_imap.c); no criterion: the parser
  *     decides what is ours. A message over MH_MAIL_MAX is skipped before
  *     it is downloaded;
- *   - imap:// is cleartext (a lab, or a collector on the same host);
- *     imaps:// verifies the certificate unless `insecure`.
+ *   - imap:// is cleartext (a lab, or a collector on the same host)
+ *     unless `starttls`; imaps:// and STARTTLS verify the certificate
+ *     unless `insecure`.
  * Maildir: new/ and cur/ (never tmp/), regular files only (a symlink is
  * skipped), oldest first by mtime then name; a file over MH_MAIL_MAX is
  * skipped and counted.
@@ -44,6 +45,8 @@ struct mh_collect_opts {
 	const char *password;   /* IMAP password (NULL for maildir) */
 	bool insecure;          /* imaps: do not verify the server's certificate (labs only) */
 	long timeout_ms;        /* per IMAP operation; 0 = 30000 */
+	bool starttls;          /* imap://: require STARTTLS before LOGIN (verified unless
+				   insecure); without it imap:// is cleartext */
 };
 
 /*
@@ -60,14 +63,17 @@ uint64_t mh_collect_uidvalidity(const struct mh_collector *c);
 /*
  * Called once for each message: key is the IMAP UID in decimal or the
  * Maildir file's unique name; uid is the IMAP UID (0 for a Maildir). The
- * callback returns 0 to go on, < 0 to stop (that code is returned).
+ * callback borrows msg (msg[len] is a NUL, for convenience; the message
+ * may hold NULs too) for the call only. It returns 0 to go on, < 0 to stop
+ * (that code is returned, err says where it stopped).
  */
 typedef int (*mh_collect_cb)(void *arg, const char *key, uint64_t uid, const char *msg,
 			     size_t len);
 /*
  * Every message newer than after_uid (IMAP; 0 = all) or every message of
  * the Maildir, oldest first. A message that cannot be fetched is skipped
- * with a warning in *nskipped (may be NULL), never the end of the run.
+ * with a warning and counted in *nskipped (may be NULL; added to, not
+ * reset), never the end of the run.
  * Returns the number of messages handed to cb, or a negative code (err set).
  */
 int mh_collect_each(struct mh_collector *c, uint64_t after_uid, mh_collect_cb cb, void *arg,

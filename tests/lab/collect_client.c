@@ -2,15 +2,17 @@
  * collect_client.c -- mh-collect-client, the labs' driver of the collector
  * API (include/mailhole/collect.h) against a real server:
  *
- *   mh-collect-client [-u USER] [-p PASSWORD_FILE | -e PASSWORD_ENV] [-k]
- *                     [-t TIMEOUT_MS] [-a AFTER_UID] [-d KEY]... [-x] URL
+ *   mh-collect-client [-u USER] [-p PASSWORD_FILE | -e PASSWORD_ENV] [-k] [-s]
+ *                     [-t TIMEOUT_MS] [-a AFTER_UID] [-d KEY]... [-x] [-w MS] URL
  *
  * Opens URL, prints "uidvalidity N", then one line per message handed over
  * by mh_collect_each(after AFTER_UID):
  *   msg KEY UID LENGTH SUBJECT
  * then "skipped N" and "count N"; then deletes each -d KEY ("deleted KEY"),
- * expunges now with -x ("expunged"), and closes. -k: imaps without
- * certificate verification. Any failure: "error: MESSAGE" on stderr, exit 2.
+ * expunges now with -x ("expunged"), and closes. -k: TLS without
+ * certificate verification; -s: imap:// with STARTTLS required. -w: wait MS between the open and
+ * the listing (the lab changes the mailbox meanwhile). Any failure: "error: MESSAGE" on stderr,
+ * exit 2.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,8 +61,9 @@ int main(int argc, char **argv)
 	uint64_t after = 0;
 	char *password = NULL, err[MH_ERRLEN];
 	int opt, rc, expunge = 0;
+	long wait_ms = 0;
 
-	while ((opt = getopt(argc, argv, "u:p:e:kt:a:d:x")) != -1) {
+	while ((opt = getopt(argc, argv, "u:p:e:kst:a:d:xw:")) != -1) {
 		switch (opt) {
 		case 'u':
 			o.user = optarg;
@@ -73,6 +76,9 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			o.insecure = true;
+			break;
+		case 's':
+			o.starttls = true;
 			break;
 		case 't':
 			o.timeout_ms = strtol(optarg, NULL, 10);
@@ -90,9 +96,12 @@ int main(int argc, char **argv)
 		case 'x':
 			expunge = 1;
 			break;
+		case 'w':
+			wait_ms = strtol(optarg, NULL, 10);
+			break;
 		default:
 			fprintf(stderr, "usage: mh-collect-client [-u USER] [-p FILE|-e VAR] [-k] "
-					"[-t MS] [-a UID] [-d KEY]... [-x] URL\n");
+			                "[-t MS] [-a UID] [-d KEY]... [-x] [-w MS] URL\n");
 			return 2;
 		}
 	}
@@ -115,6 +124,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	printf("uidvalidity %llu\n", (unsigned long long)mh_collect_uidvalidity(c));
+	fflush(stdout);
+	if (wait_ms > 0)
+		usleep((useconds_t)wait_ms * 1000);
 	rc = mh_collect_each(c, after, print_msg, NULL, &skipped, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "error: %s\n", err);

@@ -15,13 +15,21 @@
 #      server's "n:*" answers the highest UID anyway: filtered)
 #   3. delete UID 2 (expunged at close) -> re-list: 1 and 3; the Maildir
 #      file is gone; then delete 3 with an explicit expunge
-#   4. imaps:// with insecure -> the messages; without -> a TLS error
+#   4. imaps:// with insecure -> the messages; without -> a TLS error;
+#      the same for imap:// with STARTTLS required
+#   3b. a 64 MiB + 1 message: skipped before download, counted, warned
 #   5. a bad password, a wrong port, a missing mailbox, a password in the
-#      URL: one clear line each, naming the URL; the password never shown
+#      URL, a world-readable password file: one clear line each, naming
+#      the URL (or the file); the password never shown
+#   6. UIDVALIDITY changed (doveadm) between the open and the listing:
+#      "UIDVALIDITY changed", nothing handed over; a new open sees the new one
 #
 # Exit 0 pass, 1 fail, 77 skip (no root / netns / dovecot / openssl).
 set -u
 
+# MAILHOLE is the labs' common first argument; this lab drives the
+# collector API through mh-collect-client instead
+# shellcheck disable=SC2034
 MAILHOLE=${1:?usage: lab_collect.sh MAILHOLE BUILD_DIR}
 BUILD_DIR=${2:?usage: lab_collect.sh MAILHOLE BUILD_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -52,6 +60,8 @@ install_dovecot() {
 	[ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] && return 0
 	lab_log "installing dovecot-imapd (apt-get)"
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		# (lab_remove_policy_rc in lib.sh removes it again)
+		# shellcheck disable=SC2034
 		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d &&
 			LAB_POLICY_RC_CREATED=1
 	fi
@@ -236,12 +246,31 @@ EOF
 	expect_ok list3 && { [ "$(msgs list3)" = "1 probe-1 " ] ||
 		fail "list3: UID 1 only expected, got: $(msgs list3)"; }
 
+	# ---- 3b: a message over MH_MAIL_MAX: skipped before download, counted --------
+	# (sparse; S= and W= in the name give Dovecot the sizes without reading it)
+	local huge="$MD/new/1765000900.M9P1.imap.lab.test,S=67108865,W=67108865"
+	truncate -s 67108865 "$huge" && chown nobody:nogroup "$huge" && chmod 600 "$huge"
+	run big -u audit -e MH_LAB_PW "$URL"
+	if expect_ok big; then
+		[ "$(msgs big)" = "1 probe-1 " ] || fail "big: UID 1 only expected, got: $(msgs big)"
+		grep -qx 'skipped 1' "$LAB_TMP/big.out" || fail "big: skipped 1 expected"
+		grep -q 'UID 4: 67108865 bytes, larger than 67108864: skipped' "$LAB_TMP/big.err" ||
+			fail "big: no warning about UID 4: $(cat "$LAB_TMP/big.err")"
+	fi
+	rm -f "$MD"/new/1765000900.* "$MD"/cur/1765000900.*
+
 	# ---- 4: imaps ------------------------------------------------------------------
 	run tls1 -u audit -e MH_LAB_PW -k imaps://imap.lab.test/INBOX
 	expect_ok tls1 && { [ "$(msgs tls1)" = "1 probe-1 " ] ||
 		fail "tls1: UID 1 expected over imaps, got: $(msgs tls1)"; }
 	run tls2 -u audit -e MH_LAB_PW imaps://imap.lab.test/INBOX
 	expect_err tls2 '^error: imaps://imap\.lab\.test/INBOX: TLS failed: .*(certificate|self.signed)'
+
+	run stls1 -u audit -e MH_LAB_PW -s -k "$URL"
+	expect_ok stls1 && { [ "$(msgs stls1)" = "1 probe-1 " ] ||
+		fail "stls1: UID 1 expected over STARTTLS, got: $(msgs stls1)"; }
+	run stls2 -u audit -e MH_LAB_PW -s "$URL"
+	expect_err stls2 '^error: imap://imap\.lab\.test/INBOX: TLS failed: .*(certificate|self.signed)'
 
 	# ---- 5: errors -------------------------------------------------------------------
 	local BADPW=$LAB_TMP/bad.pass
@@ -258,6 +287,41 @@ EOF
 	chmod 644 "$PWF"
 	run pwmode -u audit -p "$PWF" "$URL"
 	expect_err pwmode "^error: $PWF: readable by everyone"
+
+	# ---- 6: UIDVALIDITY changes between the open and the listing ----------------
+	MH_LAB_PW=$SECRET timeout 60 ip netns exec "$CNS" "$CLIENT" -t 10000 -u audit -e MH_LAB_PW \
+		-w 3000 "$URL" </dev/null >"$LAB_TMP/renum.out" 2>"$LAB_TMP/renum.err" &
+	local rpid=$!
+	LAB_PIDS+=("$rpid")
+	for ((i = 0; i < 50; i++)); do
+		grep -q '^uidvalidity' "$LAB_TMP/renum.out" && break
+		sleep 0.1
+	done
+	ip netns exec "$DNS" doveadm -c "$D/dovecot.conf" mailbox update -u audit \
+		--uid-validity 4242 INBOX >"$LAB_TMP/doveadm.log" 2>&1 ||
+		fail "doveadm mailbox update failed: $(cat "$LAB_TMP/doveadm.log")"
+	wait "$rpid"
+	RC=$?
+	echo "lab: renum: UIDVALIDITY changed under the client -> exit $RC"
+	# (Dovecot says BYE to the old session; the new one sees the new UIDVALIDITY)
+	expect_err renum '^error: imap://imap\.lab\.test/INBOX: UIDVALIDITY changed \(was [0-9]+\)'
+	grep -q '^msg' "$LAB_TMP/renum.out" && fail "renum: messages handed over after the renumbering"
+	run renum2 -u audit -e MH_LAB_PW "$URL"
+	expect_ok renum2 && { grep -qx 'uidvalidity 4242' "$LAB_TMP/renum2.out" ||
+		fail "renum2: uidvalidity 4242 expected: $(head -n 1 "$LAB_TMP/renum2.out")"; }
+
+	# ---- 7: the last message deleted: an empty mailbox lists nothing, no error ----
+	local last
+	last=$(awk '$1 == "msg" { print $3 }' "$LAB_TMP/renum2.out" | tail -n 1)
+	if [ -n "$last" ]; then
+		run delall -u audit -e MH_LAB_PW -d "$last" -x "$URL"
+		expect_ok delall
+		run empty -u audit -e MH_LAB_PW "$URL"
+		expect_ok empty && { grep -qx 'count 0' "$LAB_TMP/empty.out" ||
+			fail "empty: count 0 expected: $(cat "$LAB_TMP/empty.out")"; }
+	else
+		fail "renum2: no message left to delete"
+	fi
 
 	# the password never in anything the client printed
 	if grep -rlF -- "$SECRET" "$LAB_TMP"/*.out "$LAB_TMP"/*.err >/dev/null 2>&1; then
