@@ -602,12 +602,13 @@ void mh_classify(struct mh_host *h)
 	bool loopback = mh_addr_is_loopback(&h->addr);
 	struct mh_finding *f;
 
+	/* first-hand evidence (probes) before configuration evidence: one finding per rule */
+	if (h->probes)
+		classify_probes(h);
 	if (h->local) {
 		classify_local(h);
 		classify_mta(h);
 	}
-	if (h->probes)
-		classify_probes(h);
 	for (unsigned i = 0; i < h->nports; i++) {
 		const struct mh_port *p = &h->ports[i];
 		if (p->state != MH_PORT_OPEN)

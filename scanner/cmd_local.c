@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +35,7 @@
 #include "mailhole/local.h"
 #include "mailhole/mta.h"
 #include "mailhole/policy.h"
+#include "mailhole/probe.h"
 #include "mailhole/render.h"
 #include "mailhole/report.h"
 #include "mailhole/rules.h"
@@ -47,6 +50,11 @@ struct local_config {
 	bool quiet;
 	unsigned timeout_ms;
 	char command_line[2048];
+	/* --probe: host-submission probes (probe.h) */
+	bool probe;
+	const char *state;    /* the probe state file */
+	const char *sendmail; /* the mail command */
+	long deadline_s;      /* how long to wait for the probes to come back */
 };
 
 static void local_usage(FILE *f)
@@ -67,6 +75,11 @@ static void local_usage(FILE *f)
 	      "                       *exim*: Exim, other *.cf: Sendmail)\n"
 	      "  --fail-on SEVERITY   exit 1 on findings at or above it (default high; none)\n"
 	      "  --timeout MS         how long a connection may take to answer (default 300)\n"
+	      "  --probe              send host-submission probes through this host's mail\n"
+	      "                       command to the policy's collector, and read them back\n"
+	      "  --state FILE         the probe state (default mailhole-probe-state.json)\n"
+	      "  --sendmail PATH      the mail command (default /usr/sbin/sendmail)\n"
+	      "  --deadline SECONDS   how long --probe waits for its probes (default 60)\n"
 	      "  --quiet              no table on stdout\n"
 	      "  -v, --verbose        more messages on stderr\n",
 	      f);
@@ -103,7 +116,9 @@ static int local_parse(struct local_config *c, int argc, char **argv, char *err,
 		bool takes = !strcmp(name, "-o") || !strcmp(name, "--output") ||
 		             !strcmp(name, "--fail-on") || !strcmp(name, "--timeout") ||
 		             !strcmp(name, "--html") || !strcmp(name, "--policy") ||
-		             !strcmp(name, "--root") || !strcmp(name, "--config");
+		             !strcmp(name, "--root") || !strcmp(name, "--config") ||
+		             !strcmp(name, "--state") || !strcmp(name, "--sendmail") ||
+		             !strcmp(name, "--deadline");
 		if (takes) {
 			if (eq) {
 				v = eq + 1;
@@ -155,10 +170,23 @@ static int local_parse(struct local_config *c, int argc, char **argv, char *err,
 			else
 				c->config = v;
 		} else if (!strcmp(name, "--probe")) {
-			return mh_err(err, errlen, MH_EINVAL,
-			              "option %s (argument %d): not available in this version yet "
-			              "(mailhole %s)",
-			              name, i, MH_VERSION);
+			c->probe = true;
+		} else if (!strcmp(name, "--state") || !strcmp(name, "--sendmail")) {
+			if (!*v)
+				return mh_err(err, errlen, MH_EINVAL,
+				              "option %s (argument %d): empty path", name, i);
+			if (!strcmp(name, "--state"))
+				c->state = v;
+			else
+				c->sendmail = v;
+		} else if (!strcmp(name, "--deadline")) {
+			uint64_t n;
+			if (mh_parse_u64(v, 1, 86400, &n) < 0)
+				return mh_err(err, errlen, MH_EINVAL,
+				              "option --deadline '%s' (argument %d): not a number "
+				              "in 1..86400",
+				              v, i);
+			c->deadline_s = (long)n;
 		} else if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
 			return 1;
 		} else {
@@ -166,7 +194,97 @@ static int local_parse(struct local_config *c, int argc, char **argv, char *err,
 			              a, i);
 		}
 	}
+	if (c->probe && c->root)
+		return mh_err(err, errlen, MH_EINVAL,
+		              "option --probe: not with --root (a tree cannot send mail)");
+	if (c->probe && !c->policy)
+		return mh_err(err, errlen, MH_EINVAL,
+		              "option --probe: needs --policy FILE (the collector and domain)");
 	return 0;
+}
+
+/*
+ * --probe: the host-submission probes through this host's mail command,
+ * then the collector read until they come back or the deadline passes; the
+ * probes go into the host record (h->probes) before it is classified.
+ * Failures to send or collect are warnings: the audit itself stands.
+ */
+static void local_probe(const struct local_config *c, struct mh_host *h,
+                        const struct mh_policy *pol, const char *hostname)
+{
+	const struct mh_policy_collector *col = mh_policy_collector(pol);
+	const char *state_path = c->state ? c->state : "mailhole-probe-state.json";
+	struct mh_host_submit_opts o = {
+		.sendmail = c->sendmail ? c->sendmail : "/usr/sbin/sendmail",
+		.product = h->local && h->local->mta ? h->local->mta->product : NULL,
+		.host = hostname,
+		.collector = col ? col->address : NULL,
+	};
+	struct mh_probe_state *st = calloc(1, sizeof(*st));
+	struct mh_probe_host *ph = calloc(1, sizeof(*ph));
+	char err[MH_ERRLEN];
+	int rc;
+
+	if (!st || !ph)
+		goto out;
+	mh_probe_state_init(st);
+	if (mh_probe_state_load(state_path, st, err, sizeof(err)) < 0) {
+		mh_log_error("--probe: %s", err);
+		goto out;
+	}
+	if (!st->created) {
+		st->created = (int64_t)time(NULL);
+		mh_strlcpy(st->collector, col && col->url ? col->url : "", sizeof(st->collector));
+		mh_strlcpy(st->collector_address, o.collector ? o.collector : "",
+		           sizeof(st->collector_address));
+		mh_strlcpy(st->domain, mh_policy_domain(pol) ? mh_policy_domain(pol) : "",
+		           sizeof(st->domain));
+	}
+	st->deadline = (int64_t)time(NULL) + (c->deadline_s > 0 ? c->deadline_s : 60);
+	rc = mh_probe_host_submission(&o, st, err, sizeof(err));
+	if (rc < 0)
+		mh_log_error("--probe: %s", err);
+	if (mh_probe_state_save(state_path, st, err, sizeof(err)) < 0)
+		mh_log_error("--probe: %s", err);
+	if (col && col->url) {
+		for (;;) {
+			bool firm = true;
+			if (mh_probe_collect(pol, st, false, false, 30000, err, sizeof(err)) < 0) {
+				mh_log_error("--probe: %s", err);
+				break;
+			}
+			for (size_t i = 0; i < st->n; i++)
+				if (!strcasecmp(st->v[i].host, hostname) && st->v[i].sent &&
+				    !mh_verdict_terminal(st->v[i].verdict))
+					firm = false;
+			mh_probe_finalize(st, (int64_t)time(NULL));
+			if (firm || (int64_t)time(NULL) >= st->deadline)
+				break;
+			sleep(2);
+		}
+		if (mh_probe_state_save(state_path, st, err, sizeof(err)) < 0)
+			mh_log_error("--probe: %s", err);
+	} else {
+		mh_log_warn("--probe: the policy names no collector url; the probes stay pending "
+		            "in %s (read them later with mailhole probe collect)",
+		            state_path);
+	}
+	/* the record's probes: this host's, borrowed from the state (kept until exit) */
+	mh_strlcpy(ph->fqdn, hostname, sizeof(ph->fqdn));
+	ph->v = calloc(st->n ? st->n : 1, sizeof(*ph->v));
+	if (!ph->v)
+		goto out;
+	for (size_t i = 0; i < st->n; i++)
+		if (!strcasecmp(st->v[i].host, hostname))
+			ph->v[ph->n++] = &st->v[i];
+	ph->masquerades = -1;
+	h->probes = ph;
+	return; /* st lives as long as the process: the record borrows its probes */
+out:
+	if (st)
+		mh_probe_state_free(st);
+	free(st);
+	free(ph);
 }
 
 /* Untrusted text (interface and process names) made printable for the table. */
@@ -746,6 +864,8 @@ int mh_cmd_local(int argc, char **argv)
 		h->names = names;
 	}
 	h->mail_server = mh_policy_is_mail_server(policy, &h->addr, h->names);
+	if (c.probe)
+		local_probe(&c, h, policy, hostname);
 	mh_classify(h);
 	mh_policy_apply(h, policy, today);
 	for (unsigned i = 0; i < h->nfindings; i++)

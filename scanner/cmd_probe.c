@@ -434,90 +434,6 @@ static int do_send(const struct probe_config *c, const struct mh_policy *pol,
 	return rc;
 }
 
-/* ---- collecting ---- */
-
-struct collect_ctx {
-	struct mh_probe_state *st;
-	struct mh_collector *col;
-	bool expunge;
-	uint64_t max_uid;
-	unsigned applied;
-};
-
-static int on_message(void *arg, const char *key, uint64_t uid, const char *msg, size_t len)
-{
-	struct collect_ctx *cx = arg;
-	struct mh_mail *m = malloc(sizeof(*m));
-	char err[MH_ERRLEN];
-	struct mh_probe *p;
-
-	if (uid > cx->max_uid)
-		cx->max_uid = uid;
-	if (!m)
-		return MH_ENOMEM;
-	if (mh_mail_parse(msg, len, m, err, sizeof(err)) < 0) {
-		char k[80];
-		mh_sanitize_line(k, sizeof(k), key, strlen(key));
-		mh_log_warn("collector message %s: %s (skipped)", k, err);
-		cx->st->bad_messages++;
-		free(m);
-		return 0;
-	}
-	p = mh_probe_apply_mail(cx->st, m, key, (int64_t)time(NULL));
-	if (!p) {
-		cx->st->unmatched++;
-	} else {
-		cx->applied++;
-		if (cx->expunge && mh_collect_delete(cx->col, key, err, sizeof(err)) < 0)
-			mh_log_warn("%s", err);
-	}
-	free(m);
-	return 0;
-}
-
-static int do_collect(const struct probe_config *c, const struct mh_policy *pol,
-		      struct mh_probe_state *st, char *err, size_t errlen)
-{
-	const struct mh_policy_collector *col = mh_policy_collector(pol);
-	struct mh_collect_opts o = {.url = col->url, .user = col->user,
-				    .insecure = c->insecure, .timeout_ms = c->timeout_ms};
-	struct collect_ctx cx = {.st = st, .expunge = c->expunge};
-	char *pass = NULL;
-	unsigned skipped = 0;
-	int rc;
-
-	if (col->password_file || col->password_env) {
-		if ((rc = mh_collect_password(col->password_file, col->password_env, &pass, err,
-					      errlen)) < 0)
-			return rc;
-		o.password = pass;
-	}
-	rc = mh_collect_open(&o, &cx.col, err, errlen);
-	if (pass) {
-		memset(pass, 0, strlen(pass));
-		free(pass);
-	}
-	if (rc < 0)
-		return rc;
-	if (mh_collect_uidvalidity(cx.col) != st->uidvalidity) {
-		if (st->uidvalidity)
-			mh_log_warn("collector %s: UIDVALIDITY changed; reading it all again",
-				    col->url);
-		st->uidvalidity = mh_collect_uidvalidity(cx.col);
-		st->last_uid = 0;
-	}
-	cx.max_uid = st->last_uid;
-	rc = mh_collect_each(cx.col, st->last_uid, on_message, &cx, &skipped, err, errlen);
-	mh_collect_close(&cx.col);
-	if (rc < 0)
-		return rc;
-	if (cx.max_uid > st->last_uid)
-		st->last_uid = cx.max_uid;
-	mh_log_info("collector: %d message(s), %u about our probes, %u skipped", rc, cx.applied,
-		    skipped);
-	return 0;
-}
-
 /* ---- evidence of masquerading from `mailhole local` documents ---- */
 
 static void weigh_host(const struct probe_config *c, struct json_object *const *docs,
@@ -772,7 +688,7 @@ int mh_cmd_probe(int argc, char **argv)
 	}
 	if (code == MH_EXIT_OK && strcmp(c.mode, "send")) {
 		for (;;) {
-			rc = do_collect(&c, pol, &st, err, sizeof(err));
+			rc = mh_probe_collect(pol, &st, c.expunge, c.insecure, c.timeout_ms, err, sizeof(err));
 			if (rc < 0) {
 				fprintf(stderr, "mailhole: %s\n", err);
 				code = rc == MH_EINVAL ? MH_EXIT_USAGE : MH_EXIT_RUNTIME;

@@ -154,6 +154,42 @@ unsigned mh_probe_finalize(struct mh_probe_state *s, int64_t now);
 /* Counts by verdict (out[MH_VERDICT_BLACK_HOLE + 1]). */
 void mh_probe_counts(const struct mh_probe_state *s, unsigned *out);
 
+struct mh_policy;
+/*
+ * Reads the policy's collector mailbox past st->last_uid (probes/collect.c),
+ * parses each message (mail.h) and applies it to the probe its tag names;
+ * a message that cannot be read is counted in st->bad_messages with a
+ * warning naming it, never the end of the run. UIDVALIDITY is checked (a
+ * change reads the mailbox again). With expunge, processed messages are
+ * deleted. 0, or a negative code (err names the mailbox and the cause).
+ * (scanner/probe_run.c)
+ */
+int mh_probe_collect(const struct mh_policy *pol, struct mh_probe_state *st, bool expunge,
+		     bool insecure, long timeout_ms, char *err, size_t errlen);
+
+/*
+ * host-submission probes (mailhole local --probe): two messages through
+ * this host's own mail command, no shell, message on stdin:
+ *   bare-sender  to the collector, the sender left to the host (no -f, no
+ *                From: header), which shows how it qualifies a bare sender;
+ *   bare-root    to a bare "root", envelope sender COLLECTOR+TAG, which
+ *                shows where root's mail goes (and its DSNs come back).
+ * Both with -N success,failure,delay -V TAG, except for Exim (whose -N means
+ * "do not deliver"). A probe of the same variant and host already sent is
+ * never sent again. Exit 0 of the command = submitted; anything else =
+ * "bounced" (the user would be told). Returns the number sent, or a
+ * negative code (no usable collector address, no mail command).
+ */
+struct mh_host_submit_opts {
+	const char *sendmail;   /* the mail command, "/usr/sbin/sendmail" */
+	const char *product;    /* the MTA found ("exim": no -N / -V), or NULL */
+	const char *host;       /* this host's name (FQDN when it has one) */
+	const char *collector;  /* the policy's collector address */
+	long timeout_ms;        /* for each command; 0 = 30000 */
+};
+int mh_probe_host_submission(const struct mh_host_submit_opts *o, struct mh_probe_state *st,
+			     char *err, size_t errlen);
+
 /*
  * The probes of one host, as a host record carries them (host.h:
  * mh_host.probes), with what is known of the host's masquerading: it

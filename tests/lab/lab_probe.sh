@@ -182,9 +182,11 @@ EOF
 	# (virtual_alias_maps; lab.test resolves to the relay); host-rj refuses
 	# every recipient.
 	local BHD=$T/pf-bh MQD=$T/pf-mq EXD=$T/pf-ex RJD=$T/pf-rj
-	LAB_PF_NO_SMTPD=1 lab_postfix_instance "$BH" "$BHD" host-bh.lab.test 127.0.0.1
+	# (null clients: nothing is delivered locally; root@host-X goes to the relay)
+	LAB_PF_NO_SMTPD=1 lab_postfix_instance "$BH" "$BHD" host-bh.lab.test 127.0.0.1 \
+		"$(printf '%s\n' 'mydestination =' 'relayhost = [198.18.7.1]' 'local_transport = error:5.1.1 no local delivery')"
 	LAB_PF_NO_SMTPD=1 lab_postfix_instance "$MQ" "$MQD" host-mq.lab.test 127.0.0.1 \
-		'masquerade_domains = lab.test'
+		"$(printf '%s\n' 'mydestination =' 'relayhost = [198.18.7.1]' 'local_transport = error:5.1.1 no local delivery' 'masquerade_domains = lab.test')"
 	printf 'root@host-ex.lab.test audit@lab.test\npostmaster@host-ex.lab.test audit@lab.test\n' \
 		>"$T/virtual-ex"
 	lab_postfix_instance "$EX" "$EXD" host-ex.lab.test "198.18.7.13, 127.0.0.1" \
@@ -261,6 +263,39 @@ EOF
 		'[.hosts[] | select(.names[0] == "host-ex.lab.test" or .names[0] == "host-rj.lab.test") | .findings[]] | length == 0'
 	expect "$OUT/probe.json" "probe: each host record is keyed by the host's address" \
 		'([.hosts[] | select(.names[0] == "host-bh.lab.test") | .addr] == ["198.18.7.11"]) and ([.hosts[] | .probes[] | .tag | test("^mh[a-z0-9]{16}$")] | all)'
+
+	# ---- host-submission: mailhole local --probe on host-bh and host-mq ----
+	local bg=()
+	for pair in "$BH|host-bh.lab.test|$BHD" "$MQ|host-mq.lab.test|$MQD"; do
+		IFS='|' read -r ns name dir <<<"$pair"
+		MAIL_CONFIG=$dir timeout 90 ip netns exec "$ns" unshare --uts sh -c \
+			'hostname "$1" && exec "$2" local --quiet --fail-on none --config "$3/main.cf" --probe --policy "$4" --state "$5" --deadline 20 -o "$6"' \
+			sh "$name" "$MAILHOLE" "$dir" "$T/policy.json" "$T/state-${name%%.*}.json" \
+			"$OUT/lprobe-${name%%.*}.json" </dev/null >"$OUT/lprobe-${name%%.*}.out" 2>&1 &
+		LAB_PIDS+=("$!")
+		bg+=("$!")
+	done
+	wait "${bg[@]}" # (not a bare wait: Dovecot is a child of this shell too)
+	for name in host-bh host-mq; do
+		jq -e . "$OUT/lprobe-$name.json" >/dev/null 2>&1 ||
+			fail "local --probe on $name: no document: $(cat "$OUT/lprobe-$name.out")"
+	done
+	LP='.hosts[0].probes[] | select(.variant == $v) | .verdict'
+	lp() { # NAME VARIANT VERDICT
+		expect "$OUT/lprobe-$1.json" "local --probe on $1: $2 is $3" \
+			"[.hosts[0].probes[] | select(.variant == \"$2\") | .verdict] == [\"$3\"]"
+	}
+	: "$LP"
+	lp host-bh bare-sender delivered-host-qualified
+	lp host-bh bare-root black-hole
+	lp host-mq bare-sender delivered
+	lp host-mq bare-root black-hole
+	expect "$OUT/lprobe-host-bh.json" "local --probe on host-bh: host-qualified-sender from the probe that arrived" \
+		'[.hosts[0].findings[] | select(.id == "host-qualified-sender" and (.evidence | test("probe mh.*Return-Path <root@host-bh.lab.test>")))] | length == 1'
+	expect "$OUT/lprobe-host-bh.json" "local --probe on host-bh: the arrived probe's evidence" \
+		'.hosts[0].probes[] | select(.variant == "bare-sender") | .evidence | (.return_path == "root@host-bh.lab.test" and .sender == "host-qualified" and .received_count >= 1)'
+	expect "$OUT/lprobe-host-mq.json" "local --probe on host-mq: masqueraded, no host-qualified-sender" \
+		'(.hosts[0].probes[] | select(.variant == "bare-sender") | .evidence.return_path == "root@lab.test") and ([.hosts[0].findings[] | select(.id == "host-qualified-sender")] | length == 0)'
 
 	# ---- a re-run sends nothing twice; collect alone still reads ----
 	timeout 60 ip netns exec "$RNS" "$MAILHOLE" probe send --policy "$T/policy.json" \

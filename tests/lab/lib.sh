@@ -217,8 +217,7 @@ lab_postfix_master_pid() {
 # Environment: LAB_PF_MASTER_EXTRA (lines appended to master.cf before the
 # start, e.g. the virtual delivery agent), LAB_PF_NO_SMTPD=1 (no `smtp inet`
 # service at all: the instance only sends; nothing is waited for on port 25).
-# Set keys in EXTRA_MAIN_CF that the base main.cf does not set: every
-# Postfix process warns about each overridden entry.
+# A key set in EXTRA_MAIN_CF replaces the base main.cf's line.
 lab_postfix_instance() {
 	local ns=$1 dir=$2 host=$3 ifaces=$4 extra=${5:-}
 	local addrs a
@@ -264,7 +263,16 @@ maximal_backoff_time = 10s
 maximal_queue_lifetime = 1m
 bounce_queue_lifetime = 1m
 EOF
-	[ -n "$extra" ] && printf '%s\n' "$extra" >>"$dir/main.cf"
+	if [ -n "$extra" ]; then
+		# a key of EXTRA_MAIN_CF replaces the base line (no "overriding
+		# earlier entry" warning from every Postfix process)
+		local key
+		while IFS='=' read -r key _; do
+			key=${key//[[:space:]]/}
+			[ -n "$key" ] && case $key in \#*) ;; *) sed -i "/^$key[[:space:]]*=/d" "$dir/main.cf" ;; esac
+		done <<<"$extra"
+		printf '%s\n' "$extra" >>"$dir/main.cf"
+	fi
 	cat >"$dir/master.cf" <<'EOF'
 # service type  private unpriv  chroot  wakeup  maxproc command
 smtp      inet  n       -       n       -       -       smtpd
