@@ -421,6 +421,10 @@ static int postfix_line(struct qparse *p, const char *line, size_t len)
 		          json_tokener_get_parse_end(tok) + 1);
 		goto out;
 	}
+	if (!json_object_is_type(o, json_type_object)) {
+		rc = perr(p, MH_EINVAL, "not a JSON object (postqueue -j prints one a line)");
+		goto out;
+	}
 	if (json_tokener_get_parse_end(tok) < len) {
 		size_t end = json_tokener_get_parse_end(tok);
 		while (end < len && (line[end] == ' ' || line[end] == '\t' || line[end] == '\r'))
@@ -429,10 +433,6 @@ static int postfix_line(struct qparse *p, const char *line, size_t len)
 			rc = perr(p, MH_EINVAL, "text after the JSON object (byte %zu)", end + 1);
 			goto out;
 		}
-	}
-	if (!json_object_is_type(o, json_type_object)) {
-		rc = perr(p, MH_EINVAL, "not a JSON object (postqueue -j prints one a line)");
-		goto out;
 	}
 	if ((rc = jget_str(p, o, "queue_id", "", &s, &sl)) < 0)
 		goto out;
@@ -649,9 +649,9 @@ static int sendmail_line(struct qparse *p, struct sm_state *st, const char *line
 		int k = 0;
 		const char *sender;
 		size_t sl;
-		while (k < 6 && token(t, n, &pos, &tok[k], &tl[k]))
+		while (k < 7 && token(t, n, &pos, &tok[k], &tl[k]))
 			k++;
-		if (k < 6 || !all_digits(tok[1], tl[1]) || tl[1] > 18) {
+		if (k < 7 || !all_digits(tok[1], tl[1]) || tl[1] > 18) {
 			if (starts(t, n, "Mail queue is empty") || starts(t, n, "-Queue ID-"))
 				return perr(p, MH_EINVAL,
 				            "Postfix's text listing (postqueue -p / mailq): give "
@@ -673,7 +673,7 @@ static int sendmail_line(struct qparse *p, struct sm_state *st, const char *line
 			            tok[3], (int)(tl[4] > 8 ? 8 : tl[4]), tok[4],
 			            (int)(tl[5] > 8 ? 8 : tl[5]), tok[5]);
 		/* the sender is the rest of the line */
-		sender = tok[5];
+		sender = tok[6];
 		sl = (size_t)(t + n - sender);
 		sender = trim(sender, &sl);
 		unangle(&sender, &sl);
