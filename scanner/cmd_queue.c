@@ -23,6 +23,7 @@
  * code is 2 with one line "mailhole: FILE line N: ...".
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <json-c/json.h>
 #include <netdb.h>
 #include <stdbool.h>
@@ -449,6 +450,18 @@ static const char *product_of(enum mh_queue_format f)
 	return NULL;
 }
 
+/* snprintf for text that may be cut at the buffer's end (evidence is one bounded line). */
+static void put_text(char *dst, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void put_text(char *dst, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(dst, size, fmt, ap);
+	va_end(ap);
+}
+
 static void make_evidence(struct dest_view *v, const struct mh_queue *q,
                           const struct mh_queue_lifetime *lt, int64_t now)
 {
@@ -464,17 +477,17 @@ static void make_evidence(struct dest_view *v, const struct mh_queue *q,
 	if (lt->warn_s == 0)
 		snprintf(warn, sizeof(warn), "no delay warning to senders (%s)",
 		         q->format == MH_QUEUE_POSTFIX_JSON ? "delay_warning_time = 0" : "off");
-	else if (lt->warn_s > 0)
-		span(lt->warn_s, age, sizeof(age)), snprintf(warn, sizeof(warn),
-		                                             "senders warned after %s", age);
-	else
+	else if (lt->warn_s > 0) {
+		span(lt->warn_s, age, sizeof(age));
+		snprintf(warn, sizeof(warn), "senders warned after %s", age);
+	} else
 		warn[0] = '\0';
 	if (d->oldest >= 0) {
 		rfc3339(d->oldest, since, sizeof(since));
 		span(now - d->oldest, age, sizeof(age));
 		rfc3339(d->oldest + lt->lifetime_s, gives, sizeof(gives));
 		span(d->oldest + lt->lifetime_s - now, left, sizeof(left));
-		snprintf(v->evidence, sizeof(v->evidence),
+		put_text(v->evidence, sizeof(v->evidence),
 		         "%u recipient%s in %u message%s (%s), oldest %s (%s old); %s gives up "
 		         "%s (in %s); %s",
 		         d->recipients, d->recipients == 1 ? "" : "s", d->messages,
@@ -482,7 +495,7 @@ static void make_evidence(struct dest_view *v, const struct mh_queue *q,
 		         product_of(q->format) ? product_of(q->format) : "the relay", gives, left,
 		         warn);
 	} else {
-		snprintf(v->evidence, sizeof(v->evidence), "%u recipient%s in %u message%s (%s); %s",
+		put_text(v->evidence, sizeof(v->evidence), "%u recipient%s in %u message%s (%s); %s",
 		         d->recipients, d->recipients == 1 ? "" : "s", d->messages,
 		         d->messages == 1 ? "" : "s", classes, warn);
 	}
@@ -658,7 +671,7 @@ static int add_finding(struct host_set *s, struct dest_view *v, const char *prod
 		memset(f, 0, sizeof(*f));
 		f->rule = rule;
 		f->severity = (int)rule->severity;
-		snprintf(f->evidence, sizeof(f->evidence), "%s: %s", v->d->domain, v->evidence);
+		put_text(f->evidence, sizeof(f->evidence), "%s: %s", v->d->domain, v->evidence);
 		f->remediation = mh_rule_remediation(rule, product);
 	}
 	v->host = h;
@@ -864,7 +877,10 @@ int mh_cmd_queue(int argc, char **argv)
 		mh_log_error("out of memory");
 		goto runtime;
 	}
-	if (!policy && !c.hosts)
+	/* warnings only about a listing read whole: a broken one gets its one line */
+	if (parse_failed || nd == 0)
+		;
+	else if (!policy && !c.hosts)
 		mh_log_warn("no --policy domain and no --hosts: no destination is known as a fleet "
 		            "host, so nothing can be a finding");
 	else if (!c.hosts && !mh_policy_domain(policy))
