@@ -401,11 +401,18 @@ static int jget_int(struct qparse *p, struct json_object *o, const char *key, in
 	return 1;
 }
 
+/* Removes the last message (one whose line turned out bad). */
+static void drop_last(struct mh_queue *q)
+{
+	if (q->nmsgs)
+		msg_clear(&q->msgs[--q->nmsgs]);
+}
+
 static int postfix_line(struct qparse *p, const char *line, size_t len)
 {
 	struct json_tokener *tok = json_tokener_new_ex(32);
 	struct json_object *o = NULL, *rc_arr;
-	struct mh_queue_msg *m;
+	struct mh_queue_msg *m = NULL;
 	const char *s;
 	size_t sl;
 	int64_t v;
@@ -495,6 +502,9 @@ static int postfix_line(struct qparse *p, const char *line, size_t len)
 	}
 	rc = 0;
 out:
+	/* one line is one message: a bad line leaves no half of one behind */
+	if (rc < 0 && m)
+		drop_last(p->q);
 	json_object_put(o);
 	json_tokener_free(tok);
 	return rc;
@@ -1001,8 +1011,13 @@ int mh_queue_parse(const char *buf, size_t len, enum mh_queue_format fmt, const 
 		} else {
 			rc = exim_line(&p, &ex_cur, line, n);
 		}
-		if (rc < 0)
+		if (rc < 0) {
+			/* a text entry whose own line was bad is not kept half-read */
+			struct mh_queue_msg *last = p.q->nmsgs ? &p.q->msgs[p.q->nmsgs - 1] : NULL;
+			if (last && (!last->id || !last->queue || !last->sender))
+				drop_last(p.q);
 			break;
+		}
 	}
 	if (fmt == MH_QUEUE_SENDMAIL_MAILQ)
 		sendmail_fixup(p.q);
