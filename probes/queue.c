@@ -635,6 +635,9 @@ static int sendmail_line(struct qparse *p, struct sm_state *st, const char *line
 	if (starts(t, n, "-----Q-ID-----") || starts(t, n, "Total requests:") ||
 	    starts(t, n, "Total Requests:"))
 		return 0;
+	/* a quarantined entry's reason ("  QUARANTINE: ..."): not a recipient */
+	if (st->cur && (line[0] == ' ' || line[0] == '\t') && starts(t, n, "QUARANTINE:"))
+		return 0;
 	/* the queue folder: "/var/spool/mqueue (4 requests)", "... is empty" */
 	if (t[0] == '/' && (ends(t, n, " request)") || ends(t, n, " requests)") ||
 	                    ends(t, n, " is empty"))) {

@@ -466,6 +466,21 @@ static void test_text_details(void **state)
 	assert_string_equal(q->msgs[0].rcpts[0].domain, "host-b.lab.test");
 	assert_int_equal(q->msgs[0].rcpts[0].why, MH_QREASON_TIMEOUT);
 	mh_queue_free(&q);
+
+	/* a bad queue time: an error naming the line, the entry not kept half-read */
+	{
+		static const char bad[] = "6B84S4hS006430     2662 Tue Dec  8 04:28 <a@b.lab.test>\n"
+		                          "\t\t\t\t\t a@c.lab.test\n"
+		                          "  QUARANTINE: held by the milter\n"
+		                          "6B84S4CE006420       10 Tue Dec  8 04>28 root@e.lab.test\n";
+		assert_int_equal(mh_queue_parse(bad, sizeof(bad) - 1, MH_QUEUE_SENDMAIL_MAILQ, "m",
+		                                SM_ARRIVAL, &q, err, sizeof(err)),
+		                 MH_EINVAL);
+		assert_string_equal(err, "m line 4: bad queue time \"Tue Dec 8 04>28\"");
+		assert_int_equal(q->nmsgs, 1);
+		assert_int_equal(q->msgs[0].nrcpts, 1);
+		mh_queue_free(&q);
+	}
 }
 
 /* ---- broken listings: one line naming the place; what came before is kept ---- */
