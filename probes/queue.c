@@ -284,7 +284,7 @@ struct qparse {
 };
 
 static int perr(struct qparse *p, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int perr(struct qparse *p, int code, const char *fmt, ...)
 {
 	char what[MH_ERRLEN];
@@ -576,8 +576,7 @@ static int64_t sendmail_date(const char *const t[4], const size_t tl[4], int64_t
 	for (int i = 0; i < 12; i++)
 		if (!strncmp(months + 3 * i, t[1], 3))
 			mon = i;
-	if (mon < 0 || !all_digits(t[2], tl[2]) || !all_digits(t[3], 2) ||
-	    !all_digits(t[3] + 3, 2))
+	if (mon < 0 || !all_digits(t[2], tl[2]) || !all_digits(t[3], 2) || !all_digits(t[3] + 3, 2))
 		return -1;
 	day = t[2][0] - '0';
 	if (tl[2] == 2)
@@ -639,8 +638,8 @@ static int sendmail_line(struct qparse *p, struct sm_state *st, const char *line
 	if (st->cur && (line[0] == ' ' || line[0] == '\t') && starts(t, n, "QUARANTINE:"))
 		return 0;
 	/* the queue folder: "/var/spool/mqueue (4 requests)", "... is empty" */
-	if (t[0] == '/' && (ends(t, n, " request)") || ends(t, n, " requests)") ||
-	                    ends(t, n, " is empty"))) {
+	if (t[0] == '/' &&
+	    (ends(t, n, " request)") || ends(t, n, " requests)") || ends(t, n, " is empty"))) {
 		const char *sp = memchr(t, ' ', n), *base = t;
 		size_t bl = sp ? (size_t)(sp - t) : n;
 		for (size_t i = 0; i < bl; i++)
@@ -682,8 +681,9 @@ static int sendmail_line(struct qparse *p, struct sm_state *st, const char *line
 		m->arrival = sendmail_date(tok + 2, tl + 2, p->now);
 		if (m->arrival < 0)
 			return perr(p, MH_EINVAL, "bad queue time \"%.*s %.*s %.*s %.*s\"",
-			            (int)(tl[2] > 8 ? 8 : tl[2]), tok[2], (int)(tl[3] > 8 ? 8 : tl[3]),
-			            tok[3], (int)(tl[4] > 8 ? 8 : tl[4]), tok[4],
+			            (int)(tl[2] > 8 ? 8 : tl[2]), tok[2],
+			            (int)(tl[3] > 8 ? 8 : tl[3]), tok[3],
+			            (int)(tl[4] > 8 ? 8 : tl[4]), tok[4],
 			            (int)(tl[5] > 8 ? 8 : tl[5]), tok[5]);
 		/* the sender is the rest of the line */
 		sender = tok[6];
@@ -692,8 +692,9 @@ static int sendmail_line(struct qparse *p, struct sm_state *st, const char *line
 		unangle(&sender, &sl);
 		m->sender = dupn(sender, sl);
 		{
-			const char *qn = p->queue_name ? p->queue_name
-			                               : (st->msp_section ? "clientmqueue" : "mqueue");
+			const char *qn = p->queue_name
+			                     ? p->queue_name
+			                     : (st->msp_section ? "clientmqueue" : "mqueue");
 			m->queue = dupn(qn, strlen(qn));
 		}
 		if (!m->id || !m->sender || !m->queue)
@@ -911,7 +912,8 @@ static void sendmail_fixup(struct mh_queue *q)
 		for (size_t k = 0; k < m->nrcpts; k++) {
 			struct mh_queue_rcpt *r = &m->rcpts[k];
 			bool other = false;
-			if (!r->reason || !r->domain[0] || has(r->reason, strlen(r->reason), r->domain))
+			if (!r->reason || !r->domain[0] ||
+			    has(r->reason, strlen(r->reason), r->domain))
 				continue;
 			for (size_t j = 0; j < m->nrcpts && !other; j++)
 				other = m->rcpts[j].domain[0] &&
@@ -1092,7 +1094,8 @@ int mh_queue_group(const struct mh_queue *q, struct mh_queue_dest **out, size_t 
 			}
 			/* one message counts once per destination */
 			for (size_t j = 0; j < k && !seen; j++)
-				seen = waiting(&m->rcpts[j]) && !strcmp(m->rcpts[j].domain, r->domain);
+				seen =
+				    waiting(&m->rcpts[j]) && !strcmp(m->rcpts[j].domain, r->domain);
 			if (!seen)
 				e->messages++;
 			e->recipients++;

@@ -46,17 +46,17 @@
 #include "mailhole/rules.h"
 
 #define QUEUE_INPUT_MAX (256u * 1024 * 1024) /* a listing larger than this is refused */
-#define HOSTS_FILE_MAX (16u * 1024 * 1024)
+#define HOSTS_FILE_MAX  (16u * 1024 * 1024)
 
 struct queue_config {
-	const char *input;     /* path or "-" */
-	int format;            /* enum mh_queue_format */
-	const char *out_json;  /* NULL: none; "-": stdout */
+	const char *input;    /* path or "-" */
+	int format;           /* enum mh_queue_format */
+	const char *out_json; /* NULL: none; "-": stdout */
 	const char *policy;
-	const char *hosts;     /* --hosts FILE */
-	const char *main_cf;   /* --main-cf FILE */
-	int64_t lifetime;      /* --queue-lifetime, -1 = MTA default */
-	int64_t now;           /* --now, -1 = the clock */
+	const char *hosts;   /* --hosts FILE */
+	const char *main_cf; /* --main-cf FILE */
+	int64_t lifetime;    /* --queue-lifetime, -1 = MTA default */
+	int64_t now;         /* --now, -1 = the clock */
 	int fail_on;
 	bool quiet;
 	char command_line[2048];
@@ -182,9 +182,10 @@ static int queue_parse(struct queue_config *c, int argc, char **argv, char *err,
 		} else if (!strcmp(name, "--quiet") || !strcmp(name, "-q")) {
 			c->quiet = true;
 		} else {
-			return mh_err(err, errlen, MH_EINVAL,
-			              "option '%s' (argument %d): unknown; try mailhole queue --help",
-			              name, i);
+			return mh_err(
+			    err, errlen, MH_EINVAL,
+			    "option '%s' (argument %d): unknown; try mailhole queue --help", name,
+			    i);
 		}
 	}
 	if (!c->input)
@@ -286,9 +287,10 @@ static int load_hosts(const char *path, struct name_list *l, char *err, size_t e
 			      ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z'))) {
 				char shown[80];
 				mh_sanitize_line(shown, sizeof(shown), line, n);
-				rc = mh_err(err, errlen, MH_EINVAL,
-				            "%s line %u: '%s' is not a host name (FQDNs, one a line)",
-				            path, lineno, shown);
+				rc = mh_err(
+				    err, errlen, MH_EINVAL,
+				    "%s line %u: '%s' is not a host name (FQDNs, one a line)", path,
+				    lineno, shown);
 				goto fail;
 			}
 		}
@@ -309,7 +311,8 @@ static int load_hosts(const char *path, struct name_list *l, char *err, size_t e
 		if (!name)
 			goto nomem;
 		for (size_t i = 0; i < n; i++)
-			name[i] = (char)((line[i] >= 'A' && line[i] <= 'Z') ? line[i] | 0x20 : line[i]);
+			name[i] =
+			    (char)((line[i] >= 'A' && line[i] <= 'Z') ? line[i] | 0x20 : line[i]);
 		name[n] = '\0';
 		l->v[l->n++] = name;
 	}
@@ -369,15 +372,17 @@ static int read_main_cf(const char *path, struct mh_queue_lifetime *lt, char *er
 		if (!strcmp(mc->settings[i].key, "relayhost") && val[0]) {
 			if (mh_queue_postfix_time(val, 'd', &v) < 0) {
 				rc = mh_err(err, errlen, MH_EINVAL,
-				            "%s: maximal_queue_lifetime = %.60s: not a time", path, val);
+				            "%s: maximal_queue_lifetime = %.60s: not a time", path,
+				            val);
 				goto out;
 			}
 			lt->lifetime_s = v;
 			lt->lifetime_source = "main.cf maximal_queue_lifetime";
 		} else if (!strcmp(mc->settings[i].key, "myorigin") && val[0]) {
 			if (mh_queue_postfix_time(val, 'h', &v) < 0) {
-				rc = mh_err(err, errlen, MH_EINVAL,
-				            "%s: delay_warning_time = %.60s: not a time", path, val);
+				rc =
+				    mh_err(err, errlen, MH_EINVAL,
+				           "%s: delay_warning_time = %.60s: not a time", path, val);
 				goto out;
 			}
 			lt->warn_s = v;
@@ -408,9 +413,11 @@ static void span(int64_t s, char *buf, size_t size)
 	if (s < 0)
 		s = 0;
 	if (s >= 86400)
-		snprintf(buf, size, "%lldd %lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+		snprintf(buf, size, "%lldd %lldh", (long long)(s / 86400),
+		         (long long)(s % 86400 / 3600));
 	else if (s >= 3600)
-		snprintf(buf, size, "%lldh %lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+		snprintf(buf, size, "%lldh %lldm", (long long)(s / 3600),
+		         (long long)(s % 3600 / 60));
 	else if (s >= 60)
 		snprintf(buf, size, "%lldm", (long long)(s / 60));
 	else
@@ -421,7 +428,7 @@ static void span(int64_t s, char *buf, size_t size)
 struct dest_view {
 	const struct mh_queue_dest *d;
 	bool fleet;
-	bool black_hole;      /* refused / timed out (or Exim: waiting) */
+	bool black_hole; /* refused / timed out (or Exim: waiting) */
 	bool have_addr;
 	struct mh_addr addr;
 	const char *addr_from; /* "delay reason", "resolved", NULL */
@@ -452,7 +459,7 @@ static const char *product_of(enum mh_queue_format f)
 
 /* snprintf for text that may be cut at the buffer's end (evidence is one bounded line). */
 static void put_text(char *dst, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void put_text(char *dst, size_t size, const char *fmt, ...)
 {
 	va_list ap;
@@ -495,9 +502,10 @@ static void make_evidence(struct dest_view *v, const struct mh_queue *q,
 		         product_of(q->format) ? product_of(q->format) : "the relay", gives, left,
 		         warn);
 	} else {
-		put_text(v->evidence, sizeof(v->evidence), "%u recipient%s in %u message%s (%s); %s",
-		         d->recipients, d->recipients == 1 ? "" : "s", d->messages,
-		         d->messages == 1 ? "" : "s", classes, warn);
+		put_text(v->evidence, sizeof(v->evidence),
+		         "%u recipient%s in %u message%s (%s); %s", d->recipients,
+		         d->recipients == 1 ? "" : "s", d->messages, d->messages == 1 ? "" : "s",
+		         classes, warn);
 	}
 }
 
@@ -564,8 +572,7 @@ static struct json_object *dest_json(const struct dest_view *v, const struct mh_
 		json_object_object_add(o, "gives_up_at", NULL);
 		json_object_object_add(o, "gives_up_in_s", NULL);
 	}
-	json_object_object_add(o, "finding",
-	                       v->host ? jstr("relay-queue-black-hole") : NULL);
+	json_object_object_add(o, "finding", v->host ? jstr("relay-queue-black-hole") : NULL);
 	return o;
 }
 
@@ -605,8 +612,8 @@ static struct json_object *queue_json(const struct queue_config *c, const struct
 	json_object_object_add(l, "warn_after_s",
 	                       lt->warn_s >= 0 ? json_object_new_int64(lt->warn_s) : NULL);
 	json_object_object_add(l, "warn_source", jstr(lt->warn_source));
-	json_object_object_add(l, "warns", lt->warn_s >= 0 ? json_object_new_boolean(lt->warn_s > 0)
-	                                                   : NULL);
+	json_object_object_add(l, "warns",
+	                       lt->warn_s >= 0 ? json_object_new_boolean(lt->warn_s > 0) : NULL);
 	json_object_object_add(o, "lifetime", l);
 	for (size_t i = 0; i < nv; i++)
 		json_object_array_add(dests, dest_json(&views[i], lt, now));
@@ -712,8 +719,7 @@ static void print_table(const struct mh_queue *q, const struct dest_view *v, siz
 static int write_document(const struct queue_config *c, struct mh_run_meta *meta,
                           const struct host_set *hs, struct json_object *qsec,
                           const struct dest_view *views, size_t nv,
-                          const struct mh_queue_lifetime *lt, int64_t now, char *err,
-                          size_t errlen)
+                          const struct mh_queue_lifetime *lt, int64_t now, char *err, size_t errlen)
 {
 	char tmp[4096];
 	void *wctx = NULL;
@@ -752,9 +758,9 @@ static int write_document(const struct queue_config *c, struct mh_run_meta *meta
 		json_object_object_add(ho, "queue", hq);
 	}
 	json_object_object_add(doc, "queue", json_object_get(qsec));
-	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-	                                                JSON_C_TO_STRING_SPACED |
-	                                                JSON_C_TO_STRING_NOSLASHESCAPE);
+	text =
+	    json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+	                                            JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!strcmp(c->out_json, "-")) {
 		rc = printf("%s\n", text) < 0 || fflush(stdout) != 0
 		         ? mh_err(err, errlen, MH_EIO, "output '-': write failed")
@@ -818,7 +824,8 @@ int mh_cmd_queue(int argc, char **argv)
 		const char *slash = strrchr(c.out_json, '/');
 		size_t dl = slash ? (size_t)(slash - c.out_json) : 0;
 		if (dl >= sizeof(dir)) {
-			mh_err(err, sizeof(err), MH_EINVAL, "output '%s': path too long", c.out_json);
+			mh_err(err, sizeof(err), MH_EINVAL, "output '%s': path too long",
+			       c.out_json);
 			goto usage;
 		}
 		memcpy(dir, c.out_json, dl);
@@ -861,8 +868,8 @@ int mh_cmd_queue(int argc, char **argv)
 		if (read_main_cf(c.main_cf, &lt, err, sizeof(err)) < 0)
 			goto usage;
 		if (q->format != MH_QUEUE_POSTFIX_JSON)
-			mh_log_warn("--main-cf %s: a Postfix file, but the listing is %s", c.main_cf,
-			            mh_queue_format_name(q->format));
+			mh_log_warn("--main-cf %s: a Postfix file, but the listing is %s",
+			            c.main_cf, mh_queue_format_name(q->format));
 	}
 	if (c.lifetime > 0) {
 		lt.lifetime_s = c.lifetime;
@@ -909,9 +916,10 @@ int mh_cmd_queue(int argc, char **argv)
 				char shown[300];
 				mh_sanitize_line(shown, sizeof(shown), dests[i].domain,
 				                 strlen(dests[i].domain));
-				mh_log_warn("%s: left out of the host records: no address in the delay "
-				            "reason and the name does not resolve (%s)",
-				            shown, why);
+				mh_log_warn(
+				    "%s: left out of the host records: no address in the delay "
+				    "reason and the name does not resolve (%s)",
+				    shown, why);
 				continue;
 			}
 		}

@@ -34,8 +34,8 @@
 #include "mailhole/target.h"
 
 /* Caps: a line of a listing, messages, recipients of one message. */
-#define MH_QUEUE_LINE_MAX (64 * 1024)
-#define MH_QUEUE_MSGS_MAX 1000000u
+#define MH_QUEUE_LINE_MAX  (64 * 1024)
+#define MH_QUEUE_MSGS_MAX  1000000u
 #define MH_QUEUE_RCPTS_MAX 100000u
 #define MH_QUEUE_FIELD_MAX 1024 /* an address, an id, a reason: longer is cut */
 
@@ -84,33 +84,33 @@ enum mh_queue_reason mh_queue_classify(const char *reason, size_t len);
 int mh_queue_reason_addr(const char *reason, size_t len, struct mh_addr *out);
 
 struct mh_queue_rcpt {
-	char *address;             /* owned, as listed (angle brackets removed) */
-	char *domain;              /* owned, lower case, no trailing dot; "" when none */
-	char *reason;              /* owned delay reason, or NULL */
-	enum mh_queue_reason why;  /* from reason; UNKNOWN for Exim's waiting recipients */
-	bool delivered;            /* Exim's "D": done, no longer waiting */
+	char *address;            /* owned, as listed (angle brackets removed) */
+	char *domain;             /* owned, lower case, no trailing dot; "" when none */
+	char *reason;             /* owned delay reason, or NULL */
+	enum mh_queue_reason why; /* from reason; UNKNOWN for Exim's waiting recipients */
+	bool delivered;           /* Exim's "D": done, no longer waiting */
 };
 
 struct mh_queue_msg {
-	char *id;           /* owned queue id */
-	char *queue;        /* owned: Postfix's queue_name ("deferred", "active", "hold",
-			       "incoming", "maildrop"); Sendmail: "mqueue" or "clientmqueue";
-			       Exim: "input" or "frozen" */
-	int64_t arrival;    /* UNIX time the message arrived, or -1 when unknown */
-	uint64_t size;      /* bytes as listed */
-	char *sender;       /* owned, angle brackets removed ("" = the null sender) */
-	unsigned line;      /* line of the listing where the message starts */
+	char *id;        /* owned queue id */
+	char *queue;     /* owned: Postfix's queue_name ("deferred", "active", "hold",
+	                    "incoming", "maildrop"); Sendmail: "mqueue" or "clientmqueue";
+	                    Exim: "input" or "frozen" */
+	int64_t arrival; /* UNIX time the message arrived, or -1 when unknown */
+	uint64_t size;   /* bytes as listed */
+	char *sender;    /* owned, angle brackets removed ("" = the null sender) */
+	unsigned line;   /* line of the listing where the message starts */
 	size_t nrcpts;
 	struct mh_queue_rcpt *rcpts; /* owned */
 };
 
 struct mh_queue {
 	enum mh_queue_format format;
-	bool detected;      /* the format was detected, not given */
-	bool client_queue;  /* Sendmail's MSP queue ("MSP Queue status") */
+	bool detected;     /* the format was detected, not given */
+	bool client_queue; /* Sendmail's MSP queue ("MSP Queue status") */
 	size_t nmsgs;
 	struct mh_queue_msg *msgs; /* owned */
-	unsigned lines;     /* lines read */
+	unsigned lines;            /* lines read */
 };
 
 /*
@@ -121,14 +121,15 @@ struct mh_queue {
  * no year.
  *
  * *out is always set when the call gets that far (also on a parse error):
- * the messages read before the bad line, so that what was already found is
- * kept; the caller frees it. Returns 0, or MH_EINVAL with err "NAME line N:
+ * the messages read before the bad line (a message whose own line is bad is
+ * not kept half-read), so that what was already found is kept; the caller
+ * frees it. Returns 0, or MH_EINVAL with err "NAME line N:
  * what is wrong" (a line that is not JSON, a field of the wrong type, a
  * recipient line before any message...), MH_ELIMIT (a cap above) or
  * MH_ENOMEM; *out may be NULL only on MH_ENOMEM or an undetectable format.
  */
 int mh_queue_parse(const char *buf, size_t len, enum mh_queue_format fmt, const char *name,
-		   int64_t now, struct mh_queue **out, char *err, size_t errlen);
+                   int64_t now, struct mh_queue **out, char *err, size_t errlen);
 /* Frees q and all it owns; NULLs the pointer. Safe on NULL. */
 void mh_queue_free(struct mh_queue **q);
 
@@ -137,15 +138,15 @@ void mh_queue_free(struct mh_queue **q);
  * `mailhole queue` document lists, and what a finding is made of.
  */
 struct mh_queue_dest {
-	char *domain;          /* owned, lower case */
-	unsigned messages;     /* messages with at least one waiting recipient here */
-	unsigned recipients;   /* waiting recipients */
+	char *domain;        /* owned, lower case */
+	unsigned messages;   /* messages with at least one waiting recipient here */
+	unsigned recipients; /* waiting recipients */
 	unsigned by_reason[MH_QREASON_COUNT];
 	enum mh_queue_reason why; /* the class most recipients have (ties: the order
-				     of enum mh_queue_reason, refused first) */
-	int64_t oldest;        /* earliest arrival among them, -1 when unknown */
-	char *reason;          /* owned: the reason of the oldest recipient, or NULL */
-	bool have_addr;        /* addr came from a reason ("[198.18.0.5]") */
+	                             of enum mh_queue_reason, refused first) */
+	int64_t oldest;           /* earliest arrival among them, -1 when unknown */
+	char *reason;             /* owned: the reason of the oldest recipient, or NULL */
+	bool have_addr;           /* addr came from a reason ("[198.18.0.5]") */
 	struct mh_addr addr;
 };
 
@@ -167,12 +168,12 @@ bool mh_queue_host_under(const char *domain, const char *fleet_domain);
 
 /* When a relay gives up on a message, and whether it warns anyone. */
 struct mh_queue_lifetime {
-	int64_t lifetime_s;     /* seconds in the queue before the MTA returns it */
+	int64_t lifetime_s;          /* seconds in the queue before the MTA returns it */
 	const char *lifetime_source; /* static: "postfix default maximal_queue_lifetime
-					(5d)", "--queue-lifetime", "main.cf", ... */
-	int64_t warn_s;         /* delay warning after this many seconds; 0 = never;
-				   -1 unknown */
-	const char *warn_source; /* static, like lifetime_source */
+	                                (5d)", "--queue-lifetime", "main.cf", ... */
+	int64_t warn_s;              /* delay warning after this many seconds; 0 = never;
+	                                -1 unknown */
+	const char *warn_source;     /* static, like lifetime_source */
 };
 /* The defaults of each MTA (Postfix 5d / no warning, Sendmail 5d / 4h, Exim 4d / 24h). */
 void mh_queue_lifetime_default(enum mh_queue_format f, struct mh_queue_lifetime *out);

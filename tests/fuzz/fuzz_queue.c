@@ -78,7 +78,7 @@ static void check_groups(const struct mh_queue *q)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const enum mh_queue_format fmts[] = {MH_QUEUE_AUTO, MH_QUEUE_POSTFIX_JSON,
-	                                           MH_QUEUE_SENDMAIL_MAILQ, MH_QUEUE_EXIM};
+	                                            MH_QUEUE_SENDMAIL_MAILQ, MH_QUEUE_EXIM};
 
 	for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++) {
 		char err[MH_ERRLEN] = "", err2[MH_ERRLEN] = "";
@@ -89,8 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc < 0 && rc != MH_ENOMEM) {
 			if (!err[0] || strchr(err, '\n') || strncmp(err, "fuzz line ", 10) != 0)
 				abort();
-			if (!q && !(fmts[f] == MH_QUEUE_AUTO && mh_queue_detect((const char *)data,
-			                                                        size) == MH_QUEUE_AUTO))
+			if (!q && !(fmts[f] == MH_QUEUE_AUTO &&
+			            mh_queue_detect((const char *)data, size) == MH_QUEUE_AUTO))
 				abort();
 		} else if (rc == 0 && !q) {
 			abort();
@@ -101,8 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_queue(q);
 			check_groups(q);
 		}
-		rc2 = mh_queue_parse((const char *)data, size, fmts[f], "fuzz", 1800000000, &q2, err2,
-		                     sizeof(err2));
+		rc2 = mh_queue_parse((const char *)data, size, fmts[f], "fuzz", 1800000000, &q2,
+		                     err2, sizeof(err2));
 		if (rc2 != rc || strcmp(err, err2) != 0 || (q && q2 && q->nmsgs != q2->nmsgs))
 			abort();
 		mh_queue_free(&q);

@@ -157,7 +157,8 @@ static void test_classify(void **state)
 	} cases[] = {
 	    {"connect to host-a.lab.test[198.18.60.5]:25: Connection refused", MH_QREASON_REFUSED},
 	    {"Deferred: Connection refused by host-a.lab.test.", MH_QREASON_REFUSED},
-	    {"connect to host-b.lab.test[198.18.62.6]:25: Connection timed out", MH_QREASON_TIMEOUT},
+	    {"connect to host-b.lab.test[198.18.62.6]:25: Connection timed out",
+	     MH_QREASON_TIMEOUT},
 	    {"Deferred: Connection timed out with host-b.lab.test.", MH_QREASON_TIMEOUT},
 	    {"Deferred: host-d.lab.test.: Network is unreachable", MH_QREASON_NOROUTE},
 	    {"connect to x[198.18.9.9]:25: No route to host", MH_QREASON_NOROUTE},
@@ -358,8 +359,8 @@ static void test_sendmail(void **state)
 static void test_sendmail_client_queues(void **state)
 {
 	char err[MH_ERRLEN] = "";
-	struct mh_queue *q = parse("sendmail-mailq-ac.txt", MH_QUEUE_SENDMAIL_MAILQ, 0, err,
-	                           sizeof(err));
+	struct mh_queue *q =
+	    parse("sendmail-mailq-ac.txt", MH_QUEUE_SENDMAIL_MAILQ, 0, err, sizeof(err));
 
 	(void)state;
 	assert_true(q->client_queue);
@@ -437,9 +438,9 @@ static void test_text_details(void **state)
 	struct tm tm = {0};
 
 	(void)state;
-	assert_int_equal(mh_queue_parse(ex, sizeof(ex) - 1, MH_QUEUE_AUTO, "x", 1000000, &q, err,
-	                                sizeof(err)),
-	                 0);
+	assert_int_equal(
+	    mh_queue_parse(ex, sizeof(ex) - 1, MH_QUEUE_AUTO, "x", 1000000, &q, err, sizeof(err)),
+	    0);
 	assert_int_equal(q->nmsgs, 2);
 	assert_int_equal(q->msgs[0].arrival, 1000000 - 25 * 60);
 	assert_int_equal(q->msgs[0].size, (uint64_t)(2.9 * 1024));
@@ -469,10 +470,11 @@ static void test_text_details(void **state)
 
 	/* a bad queue time: an error naming the line, the entry not kept half-read */
 	{
-		static const char bad[] = "6B84S4hS006430     2662 Tue Dec  8 04:28 <a@b.lab.test>\n"
-		                          "\t\t\t\t\t a@c.lab.test\n"
-		                          "  QUARANTINE: held by the milter\n"
-		                          "6B84S4CE006420       10 Tue Dec  8 04>28 root@e.lab.test\n";
+		static const char bad[] =
+		    "6B84S4hS006430     2662 Tue Dec  8 04:28 <a@b.lab.test>\n"
+		    "\t\t\t\t\t a@c.lab.test\n"
+		    "  QUARANTINE: held by the milter\n"
+		    "6B84S4CE006420       10 Tue Dec  8 04>28 root@e.lab.test\n";
 		assert_int_equal(mh_queue_parse(bad, sizeof(bad) - 1, MH_QUEUE_SENDMAIL_MAILQ, "m",
 		                                SM_ARRIVAL, &q, err, sizeof(err)),
 		                 MH_EINVAL);
@@ -490,7 +492,7 @@ static void test_broken(void **state)
 	static const struct {
 		const char *file;
 		int rc;
-		size_t kept;    /* messages read before the bad line */
+		size_t kept;     /* messages read before the bad line */
 		const char *msg; /* the error starts with it */
 	} cases[] = {
 	    {"postfix-truncated.jsonl", MH_EINVAL, 1,
@@ -510,9 +512,9 @@ static void test_broken(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char err[MH_ERRLEN] = "";
 		bool orphan = strstr(cases[i].file, "orphan") != NULL;
-		struct mh_queue *q = parse(cases[i].file,
-		                           orphan ? MH_QUEUE_SENDMAIL_MAILQ : MH_QUEUE_AUTO,
-		                           cases[i].rc, err, sizeof(err));
+		struct mh_queue *q =
+		    parse(cases[i].file, orphan ? MH_QUEUE_SENDMAIL_MAILQ : MH_QUEUE_AUTO,
+		          cases[i].rc, err, sizeof(err));
 		assert_non_null(q);
 		if (q->nmsgs != cases[i].kept)
 			fail_msg("%s: %zu messages kept, %zu expected", cases[i].file, q->nmsgs,
@@ -528,18 +530,18 @@ static void test_broken(void **state)
 		size_t len;
 		char *buf = slurp("unknown.txt", &len);
 		struct mh_queue *q = NULL;
-		assert_int_equal(mh_queue_parse(buf, len, MH_QUEUE_AUTO, "-", 0, &q, err,
-		                                sizeof(err)),
-		                 MH_EINVAL);
+		assert_int_equal(
+		    mh_queue_parse(buf, len, MH_QUEUE_AUTO, "-", 0, &q, err, sizeof(err)),
+		    MH_EINVAL);
 		assert_null(q);
 		assert_string_equal(err, "stdin line 1: not a queue listing mailhole knows "
 		                         "(postqueue -j, Sendmail mailq, exim -bp); name it with "
 		                         "--format");
 		free(buf);
 		buf = slurp("postfix-defer.postqueue-p.txt", &len);
-		assert_int_equal(mh_queue_parse(buf, len, MH_QUEUE_AUTO, "q.txt", 0, &q, err,
-		                                sizeof(err)),
-		                 MH_EINVAL);
+		assert_int_equal(
+		    mh_queue_parse(buf, len, MH_QUEUE_AUTO, "q.txt", 0, &q, err, sizeof(err)),
+		    MH_EINVAL);
 		assert_non_null(strstr(err, "q.txt line 1: Postfix's text listing"));
 		/* the same text given as Sendmail's */
 		assert_int_equal(mh_queue_parse(buf, len, MH_QUEUE_SENDMAIL_MAILQ, "q.txt", 0, &q,
@@ -580,9 +582,8 @@ static void test_prefixes_and_crlf(void **state)
 				crlf[k++] = '\r';
 			crlf[k++] = buf[i];
 		}
-		assert_int_equal(mh_queue_parse(buf, len, MH_QUEUE_AUTO, "a", TAKEN, &q, err,
-		                                sizeof(err)),
-		                 0);
+		assert_int_equal(
+		    mh_queue_parse(buf, len, MH_QUEUE_AUTO, "a", TAKEN, &q, err, sizeof(err)), 0);
 		if (mh_queue_parse(crlf, k, MH_QUEUE_AUTO, "b", TAKEN, &q2, err, sizeof(err)) != 0)
 			fail_msg("%s with CRLF: %s", files[f], err);
 		assert_int_equal(q->nmsgs, q2->nmsgs);
@@ -767,9 +768,9 @@ static void test_cmd_policy(void **state)
 	assert_int_equal(run(&doc, QF "/postfix-defer.jsonl", "--policy", pol, NULL), MH_EXIT_OK);
 	assert_string_equal(at_str(doc, "hosts.0.findings.0.severity"), "low");
 	json_object_put(doc);
-	assert_int_equal(run(&doc, QF "/postfix-defer.jsonl", "--policy", pol, "--fail-on", "low",
-	                     NULL),
-	                 MH_EXIT_FINDINGS);
+	assert_int_equal(
+	    run(&doc, QF "/postfix-defer.jsonl", "--policy", pol, "--fail-on", "low", NULL),
+	    MH_EXIT_FINDINGS);
 	json_object_put(doc);
 
 	put("sup.json", "{ \"domain\": \"lab.test\", \"suppress\": [ { \"rule\": "
@@ -794,8 +795,8 @@ static void test_cmd_policy(void **state)
 	assert_true(json_object_get_boolean(at(doc, "queue.lifetime.warns")));
 	assert_string_equal(at_str(doc, "queue.lifetime.source"), "main.cf maximal_queue_lifetime");
 	json_object_put(doc);
-	assert_int_equal(run(&doc, QF "/postfix-defer.jsonl", "--main-cf", pol,
-	                     "--queue-lifetime", "7200", NULL),
+	assert_int_equal(run(&doc, QF "/postfix-defer.jsonl", "--main-cf", pol, "--queue-lifetime",
+	                     "7200", NULL),
 	                 MH_EXIT_OK);
 	assert_int_equal(at_int(doc, "queue.lifetime.seconds"), 7200);
 	assert_int_equal(at_int(doc, "queue.destinations.0.gives_up_in_s"), 3600);
@@ -822,8 +823,8 @@ static void test_cmd_sendmail_exim(void **state)
 	assert_string_equal(at_str(doc, "hosts.0.queue.0.addr_from"), "resolved");
 	assert_non_null(strstr(at_str(doc, "hosts.0.findings.0.evidence"),
 	                       "sendmail gives up 2026-12-13T04:28:00Z"));
-	assert_non_null(strstr(at_str(doc, "hosts.0.findings.0.evidence"),
-	                       "senders warned after 4h"));
+	assert_non_null(
+	    strstr(at_str(doc, "hosts.0.findings.0.evidence"), "senders warned after 4h"));
 	assert_string_equal(at_str(doc, "hosts.1.addr"), "198.18.62.6");
 	assert_true(json_object_get_boolean(at(doc, "queue.lifetime.warns")));
 	json_object_put(doc);
