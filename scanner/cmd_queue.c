@@ -44,6 +44,7 @@
 #include "mailhole/render.h"
 #include "mailhole/report.h"
 #include "mailhole/rules.h"
+#include "mailhole/target.h"
 
 #define QUEUE_INPUT_MAX (256u * 1024 * 1024) /* a listing larger than this is refused */
 #define HOSTS_FILE_MAX  (16u * 1024 * 1024)
@@ -433,6 +434,7 @@ struct dest_view {
 	struct mh_addr addr;
 	const char *addr_from; /* "delay reason", "resolved", NULL */
 	struct mh_host *host;  /* the record it went into, or NULL */
+	bool excluded;         /* a finding, but the policy excludes the host */
 	char evidence[256];
 };
 
@@ -573,6 +575,8 @@ static struct json_object *dest_json(const struct dest_view *v, const struct mh_
 		json_object_object_add(o, "gives_up_in_s", NULL);
 	}
 	json_object_object_add(o, "finding", v->host ? jstr("relay-queue-black-hole") : NULL);
+	if (v->excluded)
+		json_object_object_add(o, "excluded", json_object_new_boolean(true));
 	return o;
 }
 
@@ -781,6 +785,62 @@ static int write_document(const struct queue_config *c, struct mh_run_meta *meta
 	return rc;
 }
 
+/*
+ * The policy's "exclude" (addresses, CIDR, ranges, names; names resolved
+ * as every exclude is): host records it covers are dropped, their
+ * destinations marked "excluded". 0, or the error of a bad exclude.
+ */
+static int apply_excludes(const struct mh_policy *p, struct host_set *hs, struct dest_view *v,
+                          size_t nv, char *err, size_t errlen)
+{
+	struct mh_targets *t = NULL;
+	char a[MH_ADDR_STRLEN];
+	size_t keep = 0;
+	uint64_t n;
+	int rc;
+
+	if (!p || !hs->n)
+		return 0;
+	if ((rc = mh_targets_new(&t, true)) < 0)
+		return mh_err(err, errlen, rc, "out of memory");
+	for (size_t i = 0; i < hs->n && rc == 0; i++) {
+		mh_addr_format(&hs->h[i]->addr, a, sizeof(a));
+		rc = mh_targets_add(t, a, "queue", err, errlen);
+	}
+	if (rc == 0)
+		rc = mh_policy_add_excludes(p, t, err, errlen);
+	if (rc == 0)
+		rc = mh_targets_finalize(t, err, errlen);
+	if (rc < 0) {
+		mh_targets_free(&t);
+		return rc;
+	}
+	n = mh_targets_count(t);
+	for (size_t i = 0; i < hs->n; i++) {
+		bool in = false;
+		for (uint64_t k = 0; k < n && !in; k++) {
+			struct mh_addr x;
+			mh_targets_get(t, k, &x);
+			in = mh_addr_cmp(&x, &hs->h[i]->addr) == 0;
+		}
+		if (in) {
+			hs->h[keep] = hs->h[i];
+			hs->names[keep++] = hs->names[i];
+			continue;
+		}
+		for (size_t k = 0; k < nv; k++)
+			if (v[k].host == hs->h[i]) {
+				v[k].host = NULL;
+				v[k].excluded = true;
+			}
+		mh_host_free(&hs->h[i]);
+		free(hs->names[i]);
+	}
+	hs->n = keep;
+	mh_targets_free(&t);
+	return 0;
+}
+
 int mh_cmd_queue(int argc, char **argv)
 {
 	struct queue_config c = {.fail_on = MH_SEV_HIGH, .lifetime = -1, .now = -1};
@@ -929,6 +989,8 @@ int mh_cmd_queue(int argc, char **argv)
 			goto runtime;
 		}
 	}
+	if (apply_excludes(policy, &hs, views, nd, err, sizeof(err)) < 0)
+		goto usage;
 	for (size_t i = 0; i < hs.n; i++) {
 		struct mh_host *h = hs.h[i];
 		h->mail_server = mh_policy_is_mail_server(policy, &h->addr, h->names);

@@ -783,6 +783,25 @@ static void test_cmd_policy(void **state)
 	assert_string_equal(at_str(doc, "hosts.0.suppressed.0.reason"), "decommissioned");
 	json_object_put(doc);
 
+	/* excludes: by address and by name (resolved, as every exclude is) */
+	put("excl.json", "{ \"domain\": \"lab.test\", \"exclude\": [ \"198.18.60.5\", "
+	                 "\"host-b.lab.test\" ] }\n");
+	snprintf(pol, sizeof(pol), "%s/excl.json", tmpdir);
+	assert_int_equal(run(&doc, QF "/postfix-defer.jsonl", "--policy", pol, NULL), MH_EXIT_OK);
+	assert_int_equal(at_int(doc, "summary.hosts"), 0);
+	assert_true(json_object_get_boolean(at(doc, "queue.destinations.0.excluded")));
+	assert_null(at(doc, "queue.destinations.0.finding"));
+	assert_true(json_object_get_boolean(at(doc, "queue.destinations.1.excluded")));
+	json_object_put(doc);
+	put("excl1.json", "{ \"domain\": \"lab.test\", \"exclude\": [ \"198.18.60.0/24\" ] }\n");
+	snprintf(pol, sizeof(pol), "%s/excl1.json", tmpdir);
+	assert_int_equal(run(&doc, QF "/postfix-defer.jsonl", "--policy", pol, NULL),
+	                 MH_EXIT_FINDINGS);
+	assert_int_equal(at_int(doc, "summary.hosts"), 1);
+	assert_string_equal(at_str(doc, "hosts.0.addr"), "198.18.62.6");
+	assert_string_equal(at_str(doc, "hosts.0.queue.0.domain"), "host-b.lab.test");
+	json_object_put(doc);
+
 	/* the relay's lifetime and warning, from its main.cf or the option */
 	put("main.cf", "# relay\nmaximal_queue_lifetime = 2d\n"
 	               "mywarn = 4h\ndelay_warning_time = $mywarn\n");
