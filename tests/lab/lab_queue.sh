@@ -15,6 +15,8 @@
 #   (host-x.lab.test), the address taken from the delay reason, exit 1;
 #   the lifetime from the relay's main.cf (1h) and "no delay warning";
 #   from a file with --hosts; a policy severity override -> exit 0.
+# Names: the committed Sendmail capture, read in R, where host-a.lab.test
+#   resolves through R's /etc/hosts -> its record keyed by that address.
 # Bad input: a truncated listing, binary junk, Postfix's text listing
 # (postqueue -p) -> exit 2 and exactly one line on stderr naming the input
 # and the line; the truncated one still writes the document with the
@@ -92,7 +94,9 @@ lab_body() {
 	lab_veth "$R" "mhl${LAB_ID}r" "$X" "mhl${LAB_ID}x"
 	ip -n "$R" addr add 198.18.70.1/24 dev "mhl${LAB_ID}r" || lab_die "addr R"
 	ip -n "$X" addr add 198.18.70.7/24 dev "mhl${LAB_ID}x" || lab_die "addr X"
-	lab_netns_hosts "$R" "198.18.70.1 relay.lab.test relay" "198.18.70.7 host-x.lab.test host-x"
+	# host-a: only a name in R's hosts file (nothing there), for the Sendmail fixture
+	lab_netns_hosts "$R" "198.18.70.1 relay.lab.test relay" "198.18.70.7 host-x.lab.test host-x" \
+		"198.18.70.9 host-a.lab.test host-a"
 	lab_netns_hosts "$X" "198.18.70.1 relay.lab.test relay" "198.18.70.7 host-x.lab.test host-x"
 
 	# ---- the relay ---------------------------------------------------------
@@ -179,6 +183,19 @@ lab_body() {
 	mq nofleet 0 "$OUT/relay.jsonl" -o "$OUT/nofleet.json"
 	expect "$OUT/nofleet.json" "nofleet: no host, the destination still listed" \
 		'.summary.hosts == 0 and .queue.destinations[0].domain == "host-x.lab.test" and .queue.destinations[0].fleet == false'
+
+	# ---- names resolved: Sendmail's listing names hosts, not addresses ----------
+	# (the committed real capture; in R, host-a.lab.test resolves through its
+	# /etc/hosts, host-b and host-d do not: left out with a warning each)
+	timeout 30 ip netns exec "$R" "$MAILHOLE" queue "$HERE/../fixtures/queue/sendmail-mailq.txt" \
+		--policy "$LAB_TMP/policy.json" -o "$OUT/sendmail.json" >"$OUT/sendmail.out" 2>"$OUT/sendmail.err"
+	rc=$?
+	echo "lab: sendmail: mailhole queue sendmail-mailq.txt (in R) -> exit $rc"
+	[ "$rc" = 1 ] || fail "sendmail: exit $rc, 1 expected"
+	expect "$OUT/sendmail.json" "sendmail: host-a resolved from R's /etc/hosts, 2 recipients refused" \
+		'.summary.hosts == 1 and .hosts[0].addr == "198.18.70.9" and .hosts[0].queue[0].addr_from == "resolved" and (.hosts[0].findings[0].evidence | contains("2 recipients in 1 message (2 connection-refused)")) and .queue.format == "sendmail-mailq"'
+	grep -q 'host-b.lab.test: left out' "$OUT/sendmail.err" ||
+		fail "sendmail: no warning naming host-b.lab.test as left out"
 
 	# ---- bad input -----------------------------------------------------------
 	head -c "$(($(head -n 1 "$OUT/relay.jsonl" | wc -c) + 40))" "$OUT/relay.jsonl" >"$OUT/truncated.jsonl"
