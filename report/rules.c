@@ -141,7 +141,23 @@ const struct mh_rule mh_rules[] = {
 		.severity = MH_SEV_HIGH,
 		.title = "The relay's queue holds mail deferred to a fleet host",
 		.rationale = "Mail addressed to host FQDNs waits until the MTA gives up, days "
-			     "later, often with nobody warned.",
+			     "later, often with nobody warned: the host refuses or drops "
+			     "connections on 25/tcp, so every message, reply and bounce "
+			     "addressed to it is lost.",
+		.fix_postfix = "On the hosts that produce these addresses: `myorigin = "
+			       "example.com` (or `masquerade_domains = example.com`). On the "
+			       "relay: `postqueue -p` to see the entries, `postsuper -r ID` to "
+			       "requeue them once fixed or `postsuper -d ID` to drop them, and "
+			       "`delay_warning_time = 4h` so that senders hear of delays.",
+		.fix_sendmail = "On the hosts: `MASQUERADE_AS(`example.com')`, "
+				"`FEATURE(`allmasquerade')`, `FEATURE(`masquerade_envelope')` "
+				"in sendmail.mc, then rebuild sendmail.cf. On the relay: `mailq` "
+				"to see the entries, `sendmail -qR host-a.example.com` to retry "
+				"once fixed.",
+		.fix_exim = "On the hosts: `qualify_domain = example.com` (Debian: "
+			    "`dc_readhost='example.com'`, `dc_hide_mailname='true'`). On the "
+			    "relay: `exim -bp` to see the entries, `exim -M ID` to retry once "
+			    "fixed or `exim -Mrm ID` to remove.",
 		.fix_generic = "Fix masquerading on the hosts that produce these addresses; "
 			       "deliver or return what is queued.",
 	},

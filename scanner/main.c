@@ -76,6 +76,7 @@ static void usage(FILE *f)
 	      "  audit (default)    sweep this host's own addresses and loopback on 25, 465, 587\n"
 	      "  scan TARGETS...    sweep addresses, CIDR blocks, ranges, names\n"
 	      "  local              this host from inside: interfaces x ports, listeners\n"
+	      "  queue FILE|-       a relay's queue listing: mail deferred to fleet hosts\n"
 	      "  report IN.json...  merge documents; render --html, --junit, --sarif, --text\n"
 	      "  diff OLD NEW       new, fixed and unchanged findings; exit 1 on new ones\n"
 	      "\n"
@@ -639,7 +640,9 @@ int main(int argc, char **argv)
 		return mh_cmd_local(argc - 1, argv + 1);
 	} else if (!strcmp(c.command, "probe")) {
 		return mh_cmd_probe(argc - 1, argv + 1);
-	} else if (!strcmp(c.command, "queue") || !strcmp(c.command, "watch")) {
+	} else if (!strcmp(c.command, "queue")) {
+		return mh_cmd_queue(argc - 1, argv + 1);
+	} else if (!strcmp(c.command, "watch")) {
 		fprintf(stderr, "mailhole: command '%s' (argument 1): not available in mailhole %s "
 				"yet\n",
 			c.command, MH_VERSION);

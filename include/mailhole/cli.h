@@ -12,5 +12,6 @@ int mh_cmd_report(int argc, char **argv); /* scanner/cmd_report.c: merge and ren
 int mh_cmd_diff(int argc, char **argv);   /* scanner/cmd_report.c: compare two documents */
 int mh_cmd_local(int argc, char **argv);  /* scanner/cmd_local.c: this host, from inside */
 int mh_cmd_probe(int argc, char **argv);  /* scanner/cmd_probe.c: tagged probes, verdicts */
+int mh_cmd_queue(int argc, char **argv);  /* scanner/cmd_queue.c: a relay's queue listing */
 
 #endif
