@@ -55,6 +55,10 @@ const struct mh_rule mh_rules[] = {
 		.fix_exim = "update-exim4.conf.conf: dc_local_interfaces='127.0.0.1 ; ::1' "
 			    "(then update-exim4.conf); plain exim: local_interfaces = <; "
 			    "127.0.0.1 ; ::1",
+		.fix_opensmtpd = "smtpd.conf: listen on localhost (not 'listen on all', an interface "
+				 "or an address), or no 'listen on' line at all: the local enqueuer "
+				 "still queues outgoing mail through smtpd's socket; then restart "
+				 "smtpd.",
 		.fix_generic = "Bind the MTA to 127.0.0.1 and ::1 only, or stop its daemon and "
 			       "flush the queue from cron.",
 	},
@@ -71,6 +75,9 @@ const struct mh_rule mh_rules[] = {
 				"flush the queue from cron: sendmail -q and sendmail -Ac -q.",
 		.fix_exim = "If nothing is delivered locally, run exim without -bd and run the "
 			    "queue from cron (exim -q).",
+		.fix_opensmtpd = "If nothing is delivered locally, remove the 'listen on' lines of "
+				 "smtpd.conf: smtpd still takes mail from the local enqueuer "
+				 "(/var/run/smtpd.sock) and runs its own queue.",
 		.fix_generic = "Run no daemon where nothing is delivered locally; flush the "
 			       "queue from cron.",
 	},
@@ -87,6 +94,8 @@ const struct mh_rule mh_rules[] = {
 				"(FEATURE(`no_default_msa')).",
 		.fix_exim = "Set local_interfaces / dc_local_interfaces to exactly what is "
 			    "meant.",
+		.fix_opensmtpd = "Check every 'listen on' line of smtpd.conf (interface, address, "
+				 "port, smtps / tls): list exactly what is meant.",
 		.fix_generic = "Bind every listener to the addresses that are meant.",
 	},
 	{
@@ -105,6 +114,9 @@ const struct mh_rule mh_rules[] = {
 				"submit.cf.",
 		.fix_exim = "qualify_domain = example.com (Debian: dc_readhost='example.com', "
 			    "dc_hide_mailname='true').",
+		.fix_opensmtpd = "Put the mail domain in /etc/mailname (smtpd qualifies bare "
+				 "addresses with it), or add mail-from \"@example.com\" to the relay "
+				 "action of smtpd.conf; restart smtpd.",
 		.fix_generic = "Masquerade: qualify bare addresses with the mail domain.",
 	},
 	{
@@ -119,6 +131,8 @@ const struct mh_rule mh_rules[] = {
 				"sendmail.cf and submit.cf.",
 		.fix_exim = "qualify_domain applies to the envelope too: check rewrite rules "
 			    "that touch only headers.",
+		.fix_opensmtpd = "smtpd.conf: mail-from \"@example.com\" on the relay action "
+				 "rewrites the envelope sender's domain.",
 		.fix_generic = "Masquerade the envelope sender as well as the headers.",
 	},
 	{
@@ -253,6 +267,8 @@ const struct mh_rule mh_rules[] = {
 		.title = "No daemon, and nothing flushes the local queue",
 		.rationale = "Mail that cannot go at once waits forever.",
 		.fix_sendmail = "A cron entry: */15 * * * * sendmail -q; sendmail -Ac -q",
+		.fix_opensmtpd = "Run smtpd (it runs its own queue), with no 'listen on' line if "
+				 "nothing is delivered locally.",
 		.fix_generic = "Run the queue from cron or a systemd timer.",
 	},
 	{
@@ -263,6 +279,8 @@ const struct mh_rule mh_rules[] = {
 			     "127.0.0.1 where nothing listens: every message waits forever.",
 		.fix_sendmail = "submit.mc: FEATURE(`msp', `[relay.example.com]')dnl, or run "
 				"a loopback daemon; then flush with sendmail -Ac -q.",
+		.fix_opensmtpd = "Check the relay action's host in smtpd.conf; smtpctl show queue, "
+				 "then smtpctl schedule all.",
 		.fix_generic = "Point the submission path at something that listens; flush the "
 			       "queue.",
 	},
@@ -298,6 +316,8 @@ const char *mh_rule_remediation(const struct mh_rule *r, const char *product)
 		fix = r->fix_sendmail;
 	else if (product && strcmp(product, "exim") == 0)
 		fix = r->fix_exim;
+	else if (product && strcmp(product, "opensmtpd") == 0)
+		fix = r->fix_opensmtpd;
 	return fix ? fix : r->fix_generic;
 }
 
@@ -338,7 +358,16 @@ static const char *local_product(const struct mh_local *l)
 {
 	for (size_t i = 0; i < l->nlisteners; i++) {
 		const char *p = l->listeners[i].process;
-		if (!strcmp(p, "master") || !strcmp(p, "smtpd"))
+		if (!strcmp(p, "smtpd")) {
+			/* Postfix's smtpd and OpenSMTPD's daemon share the name */
+			if (strstr(l->listeners[i].exe, "postfix"))
+				return "postfix";
+			if (!strcmp(l->listeners[i].exe, "/usr/sbin/smtpd") ||
+			    (l->mta && l->mta->product && !strcmp(l->mta->product, "opensmtpd")))
+				return "opensmtpd";
+			return "postfix";
+		}
+		if (!strcmp(p, "master"))
 			return "postfix";
 		if (!strncmp(p, "sendmail", 8))
 			return "sendmail";
@@ -614,7 +643,8 @@ void mh_rules_markdown(FILE *f)
 {
 	static const char *const fixes[][2] = { { "Postfix", "postfix" },
 						{ "Sendmail", "sendmail" },
-						{ "Exim", "exim" } };
+						{ "Exim", "exim" },
+						{ "OpenSMTPD", "opensmtpd" } };
 
 	fputs("# Rule catalogue\n\n"
 	      "Generated from the rule table (`report/rules.c`) by `mailhole rules`; a test\n"
@@ -629,7 +659,7 @@ void mh_rules_markdown(FILE *f)
 		const struct mh_rule *r = &mh_rules[i];
 		fprintf(f, "\n## %s\n\n**%s** — %s\n\n%s\n\nRemediation:\n\n", r->id,
 			mh_severity_name(r->severity), r->title, r->rationale);
-		for (unsigned k = 0; k < 3; k++) {
+		for (unsigned k = 0; k < sizeof(fixes) / sizeof(fixes[0]); k++) {
 			const char *fix = mh_rule_remediation(r, fixes[k][1]);
 			if (fix != r->fix_generic)
 				fprintf(f, "- %s: %s\n", fixes[k][0], fix);
