@@ -62,6 +62,7 @@ void mh_local_free(struct mh_local **lp)
 	free((*lp)->addrs);
 	free((*lp)->listeners);
 	free((*lp)->mta);
+	free((*lp)->queues);
 	free(*lp);
 	*lp = NULL;
 }

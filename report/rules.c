@@ -519,6 +519,40 @@ static void classify_local(struct mh_host *h)
 }
 
 /*
+ * The rules of the outgoing path (h->local->queues, probes/local_queue.c):
+ * no-queue-runner when the MTA found needs a queue run that nothing runs,
+ * local-queue-stuck for the first queue judged stuck (the others counted).
+ */
+static void classify_queues(struct mh_host *h)
+{
+	const struct mh_local *l = h->local;
+	const struct mh_local_queues *q = l->queues;
+	const char *product = l->mta ? l->mta->product : NULL;
+	const struct mh_local_queue *first = NULL;
+	unsigned more = 0;
+	struct mh_finding *f;
+
+	if (!q)
+		return;
+	if (q->missing && (f = add_finding(h, "no-queue-runner", product)) != NULL)
+		snprintf(f->evidence, sizeof(f->evidence), "%s", q->missing_why);
+	for (unsigned i = 0; i < q->nq && i < MH_QUEUES_MAX; i++) {
+		if (!q->q[i].stuck)
+			continue;
+		if (!first)
+			first = &q->q[i];
+		else
+			more++;
+	}
+	if (first && (f = add_finding(h, "local-queue-stuck", product)) != NULL)
+		snprintf(f->evidence, sizeof(f->evidence),
+			 "%.60s: %u message%s%s, oldest %lld s; %.100s%s", first->path,
+			 first->count, first->count == 1 ? "" : "s",
+			 first->count_capped ? " or more" : "", (long long)first->oldest_age_s,
+			 first->why, more ? " (and other queues)" : "");
+}
+
+/*
  * The STARTTLS rules of one port's session: no-starttls (mail servers
  * only), auth-before-tls, and from a handshake weak-tls, cert-expired,
  * cert-expiring (< 30 days) and cert-name-mismatch (only when the host has
@@ -578,6 +612,7 @@ void mh_classify(struct mh_host *h)
 	if (h->local) {
 		classify_local(h);
 		classify_mta(h);
+		classify_queues(h);
 	}
 	for (unsigned i = 0; i < h->nports; i++) {
 		const struct mh_port *p = &h->ports[i];

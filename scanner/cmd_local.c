@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mailhole/cli.h"
@@ -661,6 +662,15 @@ static int local_mta(const struct local_config *c, struct mh_local *l, const cha
 	}
 	l->mta = m;
 	read_aliases(l, root);
+	/* who runs the queues, what waits in them (probes/local_queue.c) */
+	l->queues = calloc(1, sizeof(*l->queues));
+	if (l->queues) {
+		struct mh_queue_opts qo = {
+		    .root = root, .proc_root = root ? NULL : "/proc", .now = (int64_t)time(NULL)};
+		mh_local_queues_gather(&qo, m, l, l->queues);
+		for (unsigned i = 0; i < l->queues->nnotes; i++)
+			mh_local_note(l, "%s", l->queues->notes[i]);
+	}
 	return 0;
 }
 
