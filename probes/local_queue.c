@@ -448,6 +448,46 @@ static bool q_same_netns(const char *proc_root, const char *pid)
 	return na == nb && !memcmp(la, lb, (size_t)na);
 }
 
+int mh_sendmail_pidfile_cmdline(const char *proc_root, const char *pid, char *out, size_t size)
+{
+	char dir[PATH_MAX];
+	struct dirent *e;
+	int rc = -1;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s/fd", proc_root, pid);
+	d = opendir(dir);
+	if (!d)
+		return -1;
+	while (rc < 0 && (e = readdir(d)) != NULL) {
+		char link[PATH_MAX], target[PATH_MAX], *buf = NULL;
+		size_t len = 0, l1;
+		ssize_t n;
+		if (e->d_name[0] == '.')
+			continue;
+		if (snprintf(link, sizeof(link), "%s/%s", dir, e->d_name) >= (int)sizeof(link))
+			continue;
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n < 5 || target[0] != '/')
+			continue;
+		target[n] = '\0';
+		if (strcmp(target + n - 4, ".pid") != 0)
+			continue;
+		if (mh_read_file(target, 4096, &buf, &len, NULL, 0) < 0)
+			continue;
+		/* "PID\nCOMMAND LINE\n", the pid being this process's */
+		l1 = strcspn(buf, "\n");
+		if (l1 == strlen(pid) && !strncmp(buf, pid, l1) && buf[l1] == '\n') {
+			const char *c = buf + l1 + 1;
+			mh_sanitize_line(out, size, c, strcspn(c, "\r\n"));
+			rc = 0;
+		}
+		free(buf);
+	}
+	closedir(d);
+	return rc;
+}
+
 static void q_processes(struct mh_local_queues *q, const char *proc_root)
 {
 	DIR *d = opendir(proc_root);
@@ -482,14 +522,31 @@ static void q_processes(struct mh_local_queues *q, const char *proc_root)
 		while (cmdlen && (cmd[cmdlen - 1] == '\0' || cmd[cmdlen - 1] == ' '))
 			cmdlen--;
 		cmd[cmdlen] = '\0';
-		if (!strncmp(cmd, "sendmail:", 9) || !strncmp(comm, "sendmail", 8)) {
+		if (!strncmp(cmd, "sendmail:", 9) || !strncmp(cmd, "sm-mta:", 7) ||
+		    !strncmp(cmd, "sm-msp-queue:", 13) || !strncmp(comm, "sendmail", 8)) {
 			if (strstr(cmd, "Queue runner") || strstr(cmd, "Queue control") ||
 			    strstr(cmd, "running queue"))
 				covers = strstr(cmd, "mqueue-client") || strstr(cmd, "clientmqueue")
 					     ? MH_QR_CLIENT
 					     : MH_QR_MQUEUE;
-			else if (strncmp(cmd, "sendmail:", 9) != 0)
+			else if (strncmp(cmd, "sendmail:", 9) != 0 && !strstr(cmd, ": accepting"))
 				covers = mh_queue_command(cmd, cmdlen) & (MH_QR_MQUEUE | MH_QR_CLIENT);
+			else if (strstr(cmd, "accepting connections")) {
+				/* a daemon run with -bd -qTIME runs the queue itself; its title
+				 * hides the arguments, its pid file has them */
+				char line[200];
+				if (mh_sendmail_pidfile_cmdline(proc_root, e->d_name, line,
+								sizeof(line)) == 0 &&
+				    (covers = mh_queue_command(line, strlen(line)) &
+					      (MH_QR_MQUEUE | MH_QR_CLIENT)) != 0) {
+					snprintf(where, sizeof(where), "pid %llu",
+						 (unsigned long long)pid);
+					if (q_same_netns(proc_root, e->d_name))
+						q_runner(q, "daemon", covers, true, line,
+							 strlen(line), where);
+					covers = 0;
+				}
+			}
 		} else if (!strcmp(comm, "master") && strstr(cmd, "postfix")) {
 			covers = MH_QR_POSTFIX;
 			kind = "daemon";

@@ -485,6 +485,33 @@ static void classify_mta(struct mh_host *h)
 }
 
 /*
+ * Where Sendmail's configuration has the default MSA (a DaemonPortOptions
+ * with Name=MSA on port 587 and no Addr=, which m4 adds unless
+ * FEATURE(no_default_msa)) and 587 is open on a non-loopback address: the
+ * setting's "where"; else NULL.
+ */
+static const char *default_msa(const struct mh_local *l)
+{
+	const struct mh_mta_config *c = l->mta;
+	int pi = mh_local_port_index(587);
+	bool open587 = false;
+
+	if (!c || !c->product || strcmp(c->product, "sendmail") != 0 || pi < 0)
+		return NULL;
+	for (size_t i = 0; i < l->naddrs; i++)
+		open587 |= !l->addrs[i].loopback && l->addrs[i].cell[pi] == MH_CELL_LISTENING;
+	if (!open587)
+		return NULL;
+	for (unsigned i = 0; i < c->nsettings && i < MH_MTA_SETTINGS_MAX; i++) {
+		const char *v = c->settings[i].value;
+		if (!strcmp(c->settings[i].key, "DaemonPortOptions") && strstr(v, "Name=MSA") &&
+		    strstr(v, "Port=587") && !strstr(v, "Addr="))
+			return c->settings[i].where;
+	}
+	return NULL;
+}
+
+/*
  * The rules of the local view (h->local, `mailhole local`): exposed-smtp,
  * loopback-only and partial-exposure from the interface x port table, the
  * evidence naming the address:port cells that listen.
@@ -499,8 +526,11 @@ static void classify_local(struct mh_host *h)
 	if (l->exposure == MH_EXPOSURE_EXPOSED && !h->mail_server) {
 		f = add_finding(h, "exposed-smtp", product);
 		if (f) {
+			const char *msa = default_msa(l);
 			local_cells(l, false, cells, sizeof(cells));
-			snprintf(f->evidence, sizeof(f->evidence), "listening: %s", cells);
+			snprintf(f->evidence, sizeof(f->evidence), "listening: %.150s%s%.80s%s",
+				 cells, msa ? "; 587 is Sendmail's default MSA (" : "",
+				 msa ? msa : "", msa ? ", no FEATURE(no_default_msa))" : "");
 		}
 	}
 	if (l->exposure == MH_EXPOSURE_LOOPBACK) {

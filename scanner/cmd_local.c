@@ -288,6 +288,34 @@ static bool same_netns(const char *proc_root, const char *pid)
 	return na == nb && !memcmp(la, lb, (size_t)na);
 }
 
+/* A sendmail command line (not a title) that runs a daemon: "-bd" among its args. */
+static bool sm_daemon_args(const char *args, size_t len)
+{
+	for (size_t i = 0; i < len; i += strlen(args + i) + 1)
+		if (!strcmp(args + i, "-bd"))
+			return true;
+	return false;
+}
+
+/*
+ * The -C of a Sendmail daemon whose title hides its arguments, from the
+ * command line it wrote into its pid file (mh_sendmail_pidfile_cmdline).
+ */
+static void sendmail_pidfile_conf(const char *proc_root, const char *pid, char *out,
+                                  size_t size)
+{
+	char line[PATH_MAX + 256];
+	size_t n;
+
+	if (mh_sendmail_pidfile_cmdline(proc_root, pid, line, sizeof(line)) < 0)
+		return;
+	n = strlen(line);
+	for (size_t i = 0; i < n; i++)
+		if (line[i] == ' ' || line[i] == '\t')
+			line[i] = '\0';
+	find_conf_arg(line, n + 1, "-C", out, size);
+}
+
 /*
  * Whether a process named "smtpd" is OpenSMTPD's, not Postfix's smtpd (which
  * master runs as "smtpd -n smtp -t inet ..."): by its executable when it can
@@ -344,8 +372,10 @@ static void find_mta_proc(const char *proc_root, const struct mh_local *l, struc
 		if (!strcmp(comm, "master") &&
 		    (strstr(exe, "postfix") || (cmd && strstr(cmd, "postfix"))))
 			product = "postfix";
-		else if (!strcmp(comm, "sendmail-mta") || (!strncmp(comm, "sendmail", 8) && cmd &&
-		                                           !strncmp(cmd, "sendmail: MTA", 13)))
+		else if (!strcmp(comm, "sendmail-mta") ||
+		         (!strncmp(comm, "sendmail", 8) && cmd &&
+		          (!strncmp(cmd, "sendmail: MTA", 13) ||
+		           strstr(cmd, ": accepting connections") || sm_daemon_args(cmd, cmdlen))))
 			product = "sendmail";
 		else if (!strcmp(comm, "exim4") || !strcmp(comm, "exim"))
 			product = "exim";
@@ -367,6 +397,9 @@ static void find_mta_proc(const char *proc_root, const struct mh_local *l, struc
 					find_conf_arg(cmd, cmdlen,
 					              !strcmp(product, "opensmtpd") ? "-f" : "-C",
 					              mp->conf_arg, sizeof(mp->conf_arg));
+				if (!strcmp(product, "sendmail") && !mp->conf_arg[0])
+					sendmail_pidfile_conf(proc_root, e->d_name, mp->conf_arg,
+					                      sizeof(mp->conf_arg));
 				if (!strcmp(product, "postfix")) {
 					size_t elen = 0;
 					char *env =

@@ -231,6 +231,16 @@ struct mh_local_queues {
  */
 unsigned mh_queue_command(const char *line, size_t len);
 
+/*
+ * A Sendmail daemon's command line from its pid file (the daemon rewrites
+ * its own argv into a title such as "sendmail: accepting connections",
+ * but keeps the pid file open and writes "PID\nCOMMAND LINE" into it): the
+ * open file of PROC_ROOT/PID/fd/ whose name ends in ".pid" and whose first
+ * line is PID. Its second line into out (sanitized). 0, or -1 when there is
+ * none or it cannot be read (not root).
+ */
+int mh_sendmail_pidfile_cmdline(const char *proc_root, const char *pid, char *out, size_t size);
+
 struct mh_queue_opts {
 	const char *root;      /* files under it; NULL or "" = / */
 	const char *proc_root; /* processes from it ("/proc"); NULL = not looked at */
