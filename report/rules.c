@@ -527,10 +527,16 @@ static void classify_local(struct mh_host *h)
 		f = add_finding(h, "exposed-smtp", product);
 		if (f) {
 			const char *msa = default_msa(l);
-			local_cells(l, false, cells, sizeof(cells));
-			snprintf(f->evidence, sizeof(f->evidence), "listening: %.150s%s%.80s%s",
-				 cells, msa ? "; 587 is Sendmail's default MSA (" : "",
-				 msa ? msa : "", msa ? ", no FEATURE(no_default_msa))" : "");
+			/* with the MSA's line to add, fewer cells (their count is kept) */
+			local_cells(l, false, cells, msa ? 130 : sizeof(cells));
+			snprintf(f->evidence, sizeof(f->evidence), "listening: %s", cells);
+			if (msa) {
+				size_t n = strlen(f->evidence);
+				snprintf(f->evidence + n, sizeof(f->evidence) - n,
+					 "; 587 is Sendmail's default MSA (%.60s, no "
+					 "FEATURE(no_default_msa))",
+					 msa);
+			}
 		}
 	}
 	if (l->exposure == MH_EXPOSURE_LOOPBACK) {

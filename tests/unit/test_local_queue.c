@@ -456,13 +456,41 @@ static void test_unseen_and_judge(void **state)
 	assert_non_null(strstr(q.missing_why, "OpenSMTPD"));
 }
 
+/* exposed-smtp names Sendmail's default MSA when 587 is what is open. */
+static void test_default_msa(void **state)
+{
+	struct mh_local *l = loopback_table(true);
+	struct mh_host *h;
+	struct mh_addr a;
+	bool seen = false;
+
+	(void)state;
+	l->mta = sendmail_conf(LQ "/sendmail-stuck"); /* plain.cf: the MSA at sendmail.cf:236 */
+	assert_int_equal(mh_addr_parse("198.18.0.13", &a), 0);
+	h = mh_host_new(&a);
+	assert_non_null(h);
+	h->local = l;
+	mh_classify(h);
+	for (unsigned i = 0; i < h->nfindings; i++)
+		if (!strcmp(h->findings[i].rule->id, "exposed-smtp")) {
+			seen = true;
+			assert_string_equal(h->findings[i].evidence,
+					    "listening: 198.18.0.13:587; 587 is Sendmail's default MSA "
+					    "(sendmail.cf:236, no FEATURE(no_default_msa))");
+		}
+	assert_true(seen);
+	h->local = NULL;
+	mh_host_free(&h);
+	mh_local_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_command),        cmocka_unit_test(test_sendmail_stuck),
 	    cmocka_unit_test(test_sendmail_cron),  cmocka_unit_test(test_postfix_timer),
 	    cmocka_unit_test(test_postfix_masked), cmocka_unit_test(test_processes),
-	    cmocka_unit_test(test_unseen_and_judge),
+	    cmocka_unit_test(test_unseen_and_judge), cmocka_unit_test(test_default_msa),
 	};
 	now = (int64_t)time(NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
