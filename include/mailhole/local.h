@@ -315,7 +315,8 @@ void mh_local_judge(struct mh_local *l);
 /*
  * Rows of the table from getifaddrs(): interfaces that are up, their IPv4
  * and IPv6 addresses (link-local with scope), then 127.0.0.1 and ::1 when
- * not listed. IPv6 addresses that PROC_ROOT/net/if_inet6 marks tentative or
+ * not listed, then any other loopback address one of l->listeners is bound
+ * to (127.0.0.2; ::ffff:127.0.0.2 as 127.0.0.2), on "lo". IPv6 addresses that PROC_ROOT/net/if_inet6 marks tentative or
  * failed (duplicate address detection) are left out with a note. Cells are
  * not probed. 0 or MH_EIO / MH_ENOMEM (err set).
  */
