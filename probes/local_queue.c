@@ -170,7 +170,7 @@ static void q_runner(struct mh_local_queues *q, const char *kind, unsigned cover
 	mh_sanitize_line(w, sizeof(w), what, wlen);
 	for (unsigned i = 0; i < q->nr; i++)
 		if (!strcmp(q->r[i].kind, kind) && q->r[i].covers == covers &&
-		    !strcmp(q->r[i].what, w))
+		    (!strcmp(q->r[i].what, w) || !strcmp(kind, "daemon")))
 			return; /* the same runner again (a daemon's children) */
 	if (q->nr >= MH_RUNNERS_MAX)
 		return;
