@@ -30,9 +30,10 @@
  * envelope sender's domain of what it relays. Headers are left alone.
  *
  * Limits: 1 MiB per file, 64 KiB per logical line, 512 tokens per line, 16
- * levels of macro expansion, 8 of include. A NUL or other control byte is an
- * error naming FILE:LINE; so are an unterminated quote, an undefined macro,
- * and a "listen on" or "action" line that smtpd would refuse.
+ * levels of macro expansion and 16384 expansions in all, 8 of include. A NUL
+ * or other control byte is an error naming FILE:LINE; so are an unterminated
+ * quote, an undefined macro, and a "listen on" or "action" line that smtpd
+ * would refuse.
  */
 #include "mailhole/mta.h"
 
@@ -53,7 +54,7 @@
 #define OS_ACTIONS_MAX  32
 #define OS_LISTENS_MAX  16
 #define OS_MATCHES_MAX  64
-#define OS_EXPANDED_MAX (64 * 1024)
+#define OS_EXPANSIONS_MAX 16384 /* in all: empty macros nested 16 deep cost no tokens */
 
 struct os_tok {
 	char *s;
@@ -110,6 +111,7 @@ struct os_ctx {
 	size_t arena_len, arena_cap;
 	struct os_tok toks[OS_TOKENS_MAX];
 	unsigned ntoks;
+	unsigned nexpand; /* macro expansions so far, all files (OS_EXPANSIONS_MAX) */
 };
 
 static const char *os_base(const char *path)
@@ -209,6 +211,9 @@ static int os_split(struct os_ctx *x, const char *s, size_t len, unsigned depth,
 			char what[160];
 			while (i + n < len && os_ident(s[i + n]))
 				n++;
+			if (++x->nexpand > OS_EXPANSIONS_MAX)
+				return os_fail(x, err, errlen, MH_ELIMIT,
+					       "more than 16384 macro expansions");
 			m = os_macro_find(x, s + i + 1, n - 1);
 			if (!m) {
 				snprintf(what, sizeof(what), "macro '%.*s' is not defined",
@@ -630,6 +635,12 @@ static void os_apply(struct os_ctx *x, const char *hostname, const char *mailnam
 		mh_mta_setting_add(c, "listen on", item, li->where);
 		if (strcmp(os_scope(li->iface), "loopback") != 0)
 			loopback_only = false;
+		/* seen in the lab: Debian 12's smtpd 6.8 stops with "invalid virtual
+		 * ip or interface: all", although the shipped file suggests it */
+		if (!strcmp(li->iface, "all") || !strcmp(li->iface, "egress"))
+			mh_mta_note(c, "%s: listen on %s: an OpenBSD interface group; OpenSMTPD "
+				       "6.8 on Linux refuses it",
+				    li->where, li->iface);
 	}
 	if (x->nlistens) {
 		c->smtp_listener = MH_TRI_YES;

@@ -77,8 +77,9 @@ static void test_smarthost(void **state)
 	assert_string_equal(setting(&c, "action outbound", 0)->value,
 			    "relay host smtp://relay.lab.test:25");
 	assert_string_equal(setting(&c, "listen on", 0)->value, "all port 25 (all)");
-	assert_int_equal(c.nnotes, 1);
-	assert_non_null(strstr(c.notes[0], "beyond loopback"));
+	assert_int_equal(c.nnotes, 2);
+	assert_non_null(strstr(c.notes[0], "smtpd.conf:3: listen on all: an OpenBSD interface"));
+	assert_non_null(strstr(c.notes[1], "beyond loopback"));
 }
 
 static void test_mailname(void **state)
@@ -224,6 +225,23 @@ static void test_long_and_odd(void **state)
 	assert_int_equal(mh_opensmtpd_parse(buf, 1200, "words.conf", "h", NULL, &c, err,
 					    sizeof(err)),
 			 MH_ELIMIT);
+	/* empty macros, each twice the one before, 16 deep: bounded work, an error
+	 * (also when spread over many lines) */
+	{
+		size_t off = (size_t)snprintf(buf, n, "m0 = \"\"\n");
+		for (int k = 1; k < 16; k++)
+			off += (size_t)snprintf(buf + off, n - off, "m%d = \"$m%d $m%d\"\n", k,
+						k - 1, k - 1);
+		off += (size_t)snprintf(buf + off, n - off, "listen on lo");
+		for (int k = 0; k < 2000; k++)
+			off += (size_t)snprintf(buf + off, n - off, " $m15");
+		buf[off++] = '\n';
+		mh_mta_config_init(&c);
+		assert_int_equal(mh_opensmtpd_parse(buf, off, "deep.conf", "h", NULL, &c, err,
+						    sizeof(err)),
+				 MH_ELIMIT);
+		assert_non_null(strstr(err, "deep.conf:17: more than 16384 macro expansions"));
+	}
 	/* empty text: nothing listens, nothing is delivered */
 	mh_mta_config_init(&c);
 	assert_int_equal(mh_opensmtpd_parse("", 0, "empty.conf", "h", NULL, &c, err, sizeof(err)),
