@@ -220,6 +220,23 @@ static void print_table(const struct mh_host *h, const char *hostname)
 		       : m->masq.domain[0] ? m->masq.domain
 		                           : "none (the host's name)");
 	}
+	if (l->queues) {
+		const struct mh_local_queues *q = l->queues;
+		for (unsigned i = 0; i < q->nq; i++) {
+			const struct mh_local_queue *e = &q->q[i];
+			if (!e->seen)
+				continue; /* said under "not seen" */
+			printf("queue %s: %u message%s%s", safe(s2, sizeof(s2), e->path), e->count,
+			       e->count == 1 ? "" : "s", e->count_capped ? " or more" : "");
+			if (e->count)
+				printf(", oldest %lld s", (long long)e->oldest_age_s);
+			printf("%s\n", e->stuck ? " (stuck)" : "");
+		}
+		for (unsigned i = 0; i < q->nr; i++)
+			if (q->r[i].active)
+				printf("queue runner: %s, %s\n", q->r[i].kind,
+				       safe(s2, sizeof(s2), q->r[i].where));
+	}
 	if (l->partial)
 		printf("partial exposure: %s\n", l->partial_evidence);
 	if (!l->agree)
@@ -703,6 +720,10 @@ static int local_mta(const struct local_config *c, struct mh_local *l, const cha
 		mh_local_queues_gather(&qo, m, l, l->queues);
 		for (unsigned i = 0; i < l->queues->nnotes; i++)
 			mh_local_note(l, "%s", l->queues->notes[i]);
+		for (unsigned i = 0; i < l->queues->nq; i++)
+			if (!l->queues->q[i].seen)
+				mh_local_note(l, "queue %.150s: %s", l->queues->q[i].path,
+				              l->queues->q[i].unseen);
 	}
 	return 0;
 }

@@ -17,6 +17,9 @@
 #       -> postfix-maildrop and postfix-deferred stuck ("nothing runs this
 #          queue"), local-queue-stuck (high) naming maildrop; no-queue-runner
 #          (unless this machine's own cron or timers flush a queue)
+#   q3  q2 run as nobody: the queue folders are the postfix user's
+#       -> queues listed as not seen ("permission denied (root needed)", also
+#          in local.unseen), never judged stuck
 #
 # Exit 0 pass, 1 fail, 77 skip (no root / netns). Network safety: only
 # 127.0.0.0/8 and 198.18.0.0/15 inside namespaces this script creates; the
@@ -138,6 +141,21 @@ lab_body() {
 			'any(.hosts[0].findings[]; .id == "no-queue-runner" and (.evidence | contains("Postfix")))'
 	else
 		echo "lab: q2: this machine flushes a Postfix queue itself; no-queue-runner not asserted"
+	fi
+
+	# ---- q3: the same, not as root: the queues are the postfix user's ------
+	if id nobody >/dev/null 2>&1 && command -v runuser >/dev/null 2>&1; then
+		chmod 1777 "$OUTDIR"
+		timeout 30 ip netns exec "$NS" runuser -u nobody -- "$MAILHOLE" local --quiet \
+			--config "$PF/main.cf" -o "$OUTDIR/q3.json" </dev/null \
+			>"$OUTDIR/q3.out" 2>"$OUTDIR/q3.err"
+		echo "lab: q3 (as nobody): exit $?"
+		J=$OUTDIR/q3.json
+		expect "$J" "q3: maildrop and deferred not seen, said so, not judged stuck" \
+			"any(.hosts[0].local.queue[]; .name == \"postfix-deferred\" and .seen == false and .count == null and .stuck == false and (.unseen | contains(\"root needed\"))) and any(.hosts[0].local.unseen[]; contains(\"queue $PF.spool/queue/deferred: permission denied\"))"
+		has_finding "$J" local-queue-stuck && fail "q3: local-queue-stuck from queues it cannot read"
+	else
+		echo "lab: q3: no 'nobody' user or no runuser; not-root case skipped"
 	fi
 
 	if [ "$FAILS" -gt 0 ]; then
