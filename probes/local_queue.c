@@ -37,12 +37,12 @@
 
 #include "mailhole/common.h"
 
-#define QF_FILE_MAX   (1024 * 1024)
-#define QF_DIR_FILES  512 /* files read from one cron or unit folder */
-#define QF_DEPTH      3
+#define QF_FILE_MAX  (1024 * 1024)
+#define QF_DIR_FILES 512 /* files read from one cron or unit folder */
+#define QF_DEPTH     3
 
 static void q_note(struct mh_local_queues *q, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void q_note(struct mh_local_queues *q, const char *fmt, ...)
 {
 	char buf[256];
@@ -89,8 +89,8 @@ static unsigned q_segment(const char *const *w, unsigned n)
 					covers |= MH_QR_MQUEUE;
 			}
 			if (q)
-				covers |= ac ? MH_QR_CLIENT
-					     : (MH_QR_MQUEUE | MH_QR_POSTFIX | MH_QR_EXIM);
+				covers |=
+				    ac ? MH_QR_CLIENT : (MH_QR_MQUEUE | MH_QR_POSTFIX | MH_QR_EXIM);
 		} else if (!strcmp(b, "runq")) {
 			covers |= MH_QR_MQUEUE | MH_QR_POSTFIX | MH_QR_EXIM;
 		} else if (!strcmp(b, "postqueue")) {
@@ -147,7 +147,8 @@ unsigned mh_queue_command(const char *line, size_t len)
 		/* a word */
 		if (n < QC_WORDS && o + 1 < sizeof(buf)) {
 			words[n++] = buf + o;
-			while (i < len && o + 1 < sizeof(buf) && !strchr(" \t\r\n;&|#()`\"'$", line[i]))
+			while (i < len && o + 1 < sizeof(buf) &&
+			       !strchr(" \t\r\n;&|#()`\"'$", line[i]))
 				buf[o++] = line[i++];
 			buf[o++] = '\0';
 		} else {
@@ -162,7 +163,7 @@ unsigned mh_queue_command(const char *line, size_t len)
 /* ---- runners ---- */
 
 static void q_runner(struct mh_local_queues *q, const char *kind, unsigned covers, bool active,
-		     const char *what, size_t wlen, const char *where)
+                     const char *what, size_t wlen, const char *where)
 {
 	struct mh_queue_runner *r;
 	char w[200];
@@ -189,7 +190,7 @@ static void q_under(const char *root, const char *path, char *out, size_t size)
 
 /* Reads PATH (under root) and adds a runner per line that runs a queue. */
 static void q_cron_file(struct mh_local_queues *q, const char *root, const char *path,
-			const char *kind)
+                        const char *kind)
 {
 	char full[PATH_MAX], where[160], *buf = NULL;
 	size_t len = 0, pos = 0;
@@ -223,8 +224,7 @@ static void q_cron_file(struct mh_local_queues *q, const char *root, const char 
 }
 
 /* Every file of a folder (under root), names without '.' or '~' as cron reads them. */
-static void q_cron_dir(struct mh_local_queues *q, const char *root, const char *dir,
-		       bool dotted_ok)
+static void q_cron_dir(struct mh_local_queues *q, const char *root, const char *dir, bool dotted_ok)
 {
 	char full[PATH_MAX], path[PATH_MAX];
 	struct dirent *e;
@@ -249,8 +249,8 @@ static void q_cron_dir(struct mh_local_queues *q, const char *root, const char *
 	closedir(d);
 }
 
-static const char *const unit_dirs[] = { "/etc/systemd/system", "/run/systemd/system",
-					 "/lib/systemd/system", "/usr/lib/systemd/system" };
+static const char *const unit_dirs[] = {"/etc/systemd/system", "/run/systemd/system",
+                                        "/lib/systemd/system", "/usr/lib/systemd/system"};
 
 /* Whether /etc/systemd/system/X.wants/NAME exists for some X (under root). */
 static bool q_unit_enabled(const char *root, const char *name)
@@ -279,8 +279,8 @@ static bool q_unit_enabled(const char *root, const char *name)
 }
 
 /* The unit file NAME in the first unit folder that has it, into out (under root). */
-static bool q_unit_find(const char *root, const char *name, char *out, size_t size,
-			char *shown, size_t shown_size)
+static bool q_unit_find(const char *root, const char *name, char *out, size_t size, char *shown,
+                        size_t shown_size)
 {
 	for (size_t i = 0; i < sizeof(unit_dirs) / sizeof(unit_dirs[0]); i++) {
 		char rel[PATH_MAX];
@@ -384,7 +384,8 @@ static void q_timers(struct mh_local_queues *q, const char *root)
 			masked = stat(tpath, &st) == 0 && !S_ISREG(st.st_mode);
 			q_timer_unit(tpath, unit, sizeof(unit));
 			if (!unit[0])
-				snprintf(unit, sizeof(unit), "%.*s.service", (int)(n - 6), e->d_name);
+				snprintf(unit, sizeof(unit), "%.*s.service", (int)(n - 6),
+				         e->d_name);
 			if (!q_unit_find(root, unit, spath, sizeof(spath), shown, sizeof(shown)))
 				continue;
 			covers = q_unit_exec(spath, "ExecStart=", first, sizeof(first));
@@ -392,7 +393,7 @@ static void q_timers(struct mh_local_queues *q, const char *root)
 				continue;
 			snprintf(where, sizeof(where), "%.60s -> %.90s", e->d_name, shown);
 			q_runner(q, "timer", covers, !masked && q_unit_enabled(root, e->d_name),
-				 first, strlen(first), where);
+			         first, strlen(first), where);
 		}
 		closedir(d);
 	}
@@ -405,10 +406,10 @@ static void q_services(struct mh_local_queues *q, const char *root)
 		const char *name;
 		unsigned covers;
 	} svc[] = {
-		{ "postfix", MH_QR_POSTFIX },
-		{ "sendmail", MH_QR_MQUEUE | MH_QR_CLIENT }, /* Debian's runs both runners */
-		{ "exim4", MH_QR_EXIM },
-		{ "opensmtpd", MH_QR_OPENSMTPD },
+	    {"postfix", MH_QR_POSTFIX},
+	    {"sendmail", MH_QR_MQUEUE | MH_QR_CLIENT}, /* Debian's runs both runners */
+	    {"exim4", MH_QR_EXIM},
+	    {"opensmtpd", MH_QR_OPENSMTPD},
 	};
 	for (size_t i = 0; i < sizeof(svc) / sizeof(svc[0]); i++) {
 		char unit[64], where[160];
@@ -527,23 +528,24 @@ static void q_processes(struct mh_local_queues *q, const char *proc_root)
 			if (strstr(cmd, "Queue runner") || strstr(cmd, "Queue control") ||
 			    strstr(cmd, "running queue"))
 				covers = strstr(cmd, "mqueue-client") || strstr(cmd, "clientmqueue")
-					     ? MH_QR_CLIENT
-					     : MH_QR_MQUEUE;
+				             ? MH_QR_CLIENT
+				             : MH_QR_MQUEUE;
 			else if (strncmp(cmd, "sendmail:", 9) != 0 && !strstr(cmd, ": accepting"))
-				covers = mh_queue_command(cmd, cmdlen) & (MH_QR_MQUEUE | MH_QR_CLIENT);
+				covers =
+				    mh_queue_command(cmd, cmdlen) & (MH_QR_MQUEUE | MH_QR_CLIENT);
 			else if (strstr(cmd, "accepting connections")) {
 				/* a daemon run with -bd -qTIME runs the queue itself; its title
 				 * hides the arguments, its pid file has them */
 				char line[200];
 				if (mh_sendmail_pidfile_cmdline(proc_root, e->d_name, line,
-								sizeof(line)) == 0 &&
+				                                sizeof(line)) == 0 &&
 				    (covers = mh_queue_command(line, strlen(line)) &
-					      (MH_QR_MQUEUE | MH_QR_CLIENT)) != 0) {
+				              (MH_QR_MQUEUE | MH_QR_CLIENT)) != 0) {
 					snprintf(where, sizeof(where), "pid %llu",
-						 (unsigned long long)pid);
+					         (unsigned long long)pid);
 					if (q_same_netns(proc_root, e->d_name))
 						q_runner(q, "daemon", covers, true, line,
-							 strlen(line), where);
+						         strlen(line), where);
 					covers = 0;
 				}
 			}
@@ -554,8 +556,8 @@ static void q_processes(struct mh_local_queues *q, const char *proc_root)
 			covers = mh_queue_command(cmd, cmdlen) & MH_QR_EXIM;
 			kind = strstr(cmd, "-bd") ? "daemon" : "process";
 		} else if (!strcmp(comm, "smtpd") && !strstr(cmd, "postfix") &&
-			   (!strncmp(cmd, "smtpd:", 6) || strstr(cmd, "/sbin/smtpd") ||
-			    !strcmp(cmd, "smtpd"))) {
+		           (!strncmp(cmd, "smtpd:", 6) || strstr(cmd, "/sbin/smtpd") ||
+		            !strcmp(cmd, "smtpd"))) {
 			covers = MH_QR_OPENSMTPD;
 			kind = "daemon";
 		}
@@ -604,7 +606,7 @@ static void q_count_dir(struct mh_local_queue *q, int dfd, unsigned depth)
 			if (depth + 1 >= QF_DEPTH)
 				continue;
 			sub = openat(dirfd(d), e->d_name,
-				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub >= 0)
 				q_count_dir(q, sub, depth + 1);
 			continue;
@@ -632,8 +634,8 @@ void mh_local_queue_count(struct mh_local_queue *q, const char *dir, int64_t now
 	if (fd < 0) {
 		q->seen = false;
 		snprintf(q->unseen, sizeof(q->unseen), "%s",
-			 errno == EACCES || errno == EPERM ? "permission denied (root needed)"
-							   : strerror(errno));
+		         errno == EACCES || errno == EPERM ? "permission denied (root needed)"
+		                                           : strerror(errno));
 		return;
 	}
 	q->seen = true;
@@ -661,8 +663,8 @@ static bool q_dir_exists(const char *root, const char *path)
 }
 
 /* Adds queue NAME at PATH (on the host) when its folder exists under root. */
-static void q_queue(struct mh_local_queues *q, const char *root, const char *name,
-		    unsigned covers, const char *path, int64_t now)
+static void q_queue(struct mh_local_queues *q, const char *root, const char *name, unsigned covers,
+                    const char *path, int64_t now)
 {
 	struct mh_local_queue *e;
 	char dir[PATH_MAX], full[PATH_MAX];
@@ -692,9 +694,10 @@ static void q_queue(struct mh_local_queues *q, const char *root, const char *nam
 
 /* Where submit.cf sends, and whether the table says anything listens there. */
 static void q_msp(struct mh_local_queues *q, const struct mh_mta_config *m,
-		  const struct mh_local *l)
+                  const struct mh_local *l)
 {
-	const char *host = q_setting(m, "submit.cf MTAHost"), *port = q_setting(m, "submit.cf MTAPort");
+	const char *host = q_setting(m, "submit.cf MTAHost"),
+	           *port = q_setting(m, "submit.cf MTAPort");
 	char h[128];
 	size_t n;
 	uint64_t p = 25;
@@ -728,7 +731,7 @@ static void q_msp(struct mh_local_queues *q, const struct mh_mta_config *m,
 			continue;
 		mh_addr_format(&r->addr, a, sizeof(a));
 		match = !strcmp(h, "localhost") ? (!strcmp(a, "127.0.0.1") || !strcmp(a, "::1"))
-						: !strcmp(a, h);
+		                                : !strcmp(a, h);
 		if (match && r->cell[pi] == MH_CELL_LISTENING)
 			q->msp_listening = MH_TRI_YES;
 	}
@@ -784,15 +787,15 @@ void mh_local_queues_judge(struct mh_local_queues *q, const char *product)
 			if (!(q->missing & bit) || off + 1 >= sizeof(q->missing_why))
 				continue;
 			off += (size_t)snprintf(q->missing_why + off, sizeof(q->missing_why) - off,
-						"%s%s", off ? ", " : "nothing runs ",
-						q_cover_name(bit));
+			                        "%s%s", off ? ", " : "nothing runs ",
+			                        q_cover_name(bit));
 		}
 		if (off + 1 < sizeof(q->missing_why))
 			snprintf(q->missing_why + off, sizeof(q->missing_why) - off, ": %s",
-				 q->processes_seen ? "no queue-runner process, cron entry or "
-						     "enabled systemd timer"
-						   : "no cron entry, enabled systemd timer or "
-						     "enabled service (processes not looked at)");
+			         q->processes_seen ? "no queue-runner process, cron entry or "
+			                             "enabled systemd timer"
+			                           : "no cron entry, enabled systemd timer or "
+			                             "enabled service (processes not looked at)");
 	}
 	for (unsigned i = 0; i < q->nq; i++) {
 		struct mh_local_queue *e = &q->q[i];
@@ -804,28 +807,28 @@ void mh_local_queues_judge(struct mh_local_queues *q, const char *product)
 		if (e->covers == MH_QR_CLIENT && q->msp_loopback && q->msp_listening == MH_TRI_NO) {
 			e->stuck = true;
 			snprintf(e->why, sizeof(e->why),
-				 "submit.cf sends to %.60s port %u (%.50s), where nothing listens",
-				 q->msp_host, q->msp_port, q->msp_where);
+			         "submit.cf sends to %.60s port %u (%.50s), where nothing listens",
+			         q->msp_host, q->msp_port, q->msp_where);
 		} else if (!e->covered) {
 			e->stuck = true;
 			snprintf(e->why, sizeof(e->why), "nothing runs this queue");
 		} else if (e->oldest_age_s >= MH_QUEUE_STUCK_AGE_S) {
 			e->stuck = true;
 			snprintf(e->why, sizeof(e->why),
-				 "the oldest message has waited %lld s (a runner exists, delivery "
-				 "keeps failing)",
-				 (long long)e->oldest_age_s);
+			         "the oldest message has waited %lld s (a runner exists, delivery "
+			         "keeps failing)",
+			         (long long)e->oldest_age_s);
 		}
 	}
 }
 
 int mh_local_queues_gather(const struct mh_queue_opts *o, const struct mh_mta_config *mta,
-			   const struct mh_local *l, struct mh_local_queues *out)
+                           const struct mh_local *l, struct mh_local_queues *out)
 {
 	const char *root = o->root && o->root[0] ? o->root : NULL;
 	const char *product = mta ? mta->product : NULL;
-	static const char *const cron_dirs[] = { "/etc/cron.hourly", "/etc/cron.daily",
-						 "/etc/cron.weekly", "/etc/cron.monthly" };
+	static const char *const cron_dirs[] = {"/etc/cron.hourly", "/etc/cron.daily",
+	                                        "/etc/cron.weekly", "/etc/cron.monthly"};
 
 	memset(out, 0, sizeof(*out));
 	out->msp_listening = MH_TRI_UNKNOWN;
@@ -844,27 +847,28 @@ int mh_local_queues_gather(const struct mh_queue_opts *o, const struct mh_mta_co
 		const char *mq = q_setting(mta, "QueueDirectory");
 		const char *cq = q_setting(mta, "submit.cf QueueDirectory");
 		q_queue(out, root, "sendmail-mqueue", MH_QR_MQUEUE, mq ? mq : "/var/spool/mqueue",
-			o->now);
+		        o->now);
 		if (!cq)
-			cq = q_dir_exists(root, "/var/spool/mqueue-client") ? "/var/spool/mqueue-client"
-									     : "/var/spool/clientmqueue";
+			cq = q_dir_exists(root, "/var/spool/mqueue-client")
+			         ? "/var/spool/mqueue-client"
+			         : "/var/spool/clientmqueue";
 		q_queue(out, root, "sendmail-clientmqueue", MH_QR_CLIENT, cq, o->now);
 		q_msp(out, mta, l);
 	} else if (product && !strcmp(product, "postfix")) {
-		static const char *const pq[] = { "maildrop", "incoming", "active", "deferred" };
+		static const char *const pq[] = {"maildrop", "incoming", "active", "deferred"};
 		const char *qd = q_setting(mta, "queue_directory");
 		for (size_t i = 0; i < sizeof(pq) / sizeof(pq[0]); i++) {
 			char path[PATH_MAX], name[24];
 			snprintf(path, sizeof(path), "%.3000s/%s", qd ? qd : "/var/spool/postfix",
-				 pq[i]);
+			         pq[i]);
 			snprintf(name, sizeof(name), "postfix-%s", pq[i]);
 			q_queue(out, root, name, MH_QR_POSTFIX, path, o->now);
 		}
 	} else if (product && !strcmp(product, "exim")) {
 		q_queue(out, root, "exim-input", MH_QR_EXIM,
-			q_dir_exists(root, "/var/spool/exim4/input") ? "/var/spool/exim4/input"
-								     : "/var/spool/exim/input",
-			o->now);
+		        q_dir_exists(root, "/var/spool/exim4/input") ? "/var/spool/exim4/input"
+		                                                     : "/var/spool/exim/input",
+		        o->now);
 	}
 	mh_local_queues_judge(out, product);
 	return 0;

@@ -45,15 +45,15 @@
 
 #include "mailhole/common.h"
 
-#define OS_FILE_MAX     (1024 * 1024)
-#define OS_LINE_MAX     (64 * 1024)
-#define OS_TOKENS_MAX   512
-#define OS_MACRO_DEPTH  16
-#define OS_INCLUDE_MAX  8
-#define OS_MACROS_MAX   64
-#define OS_ACTIONS_MAX  32
-#define OS_LISTENS_MAX  16
-#define OS_MATCHES_MAX  64
+#define OS_FILE_MAX       (1024 * 1024)
+#define OS_LINE_MAX       (64 * 1024)
+#define OS_TOKENS_MAX     512
+#define OS_MACRO_DEPTH    16
+#define OS_INCLUDE_MAX    8
+#define OS_MACROS_MAX     64
+#define OS_ACTIONS_MAX    32
+#define OS_LISTENS_MAX    16
+#define OS_MATCHES_MAX    64
 #define OS_EXPANSIONS_MAX 16384 /* in all: empty macros nested 16 deep cost no tokens */
 
 struct os_tok {
@@ -146,13 +146,14 @@ static bool os_ident(char c)
 
 /* Appends one token of len bytes to the line's token list. */
 static int os_push(struct os_ctx *x, const char *s, size_t len, bool quoted, char *err,
-		   size_t errlen)
+                   size_t errlen)
 {
 	if (x->ntoks >= OS_TOKENS_MAX)
 		return os_fail(x, err, errlen, MH_ELIMIT, "more than 512 words on one line");
 	if (x->arena_len + len + 1 > x->arena_cap)
-		return os_fail(x, err, errlen, MH_ELIMIT, "line longer than 65536 bytes once "
-							  "macros are expanded");
+		return os_fail(x, err, errlen, MH_ELIMIT,
+		               "line longer than 65536 bytes once "
+		               "macros are expanded");
 	memcpy(x->arena + x->arena_len, s, len);
 	x->arena[x->arena_len + len] = '\0';
 	x->toks[x->ntoks].s = x->arena + x->arena_len;
@@ -167,14 +168,14 @@ static int os_push(struct os_ctx *x, const char *s, size_t len, bool quoted, cha
  * macro's text read again. depth counts the expansions in progress.
  */
 static int os_split(struct os_ctx *x, const char *s, size_t len, unsigned depth, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	size_t i = 0;
 	int rc;
 
 	if (depth > OS_MACRO_DEPTH)
 		return os_fail(x, err, errlen, MH_EINVAL,
-			       "macros nested more than 16 deep (a loop?)");
+		               "macros nested more than 16 deep (a loop?)");
 	while (i < len) {
 		char c = s[i];
 		if (c == ' ' || c == '\t' || c == '\r') {
@@ -187,7 +188,8 @@ static int os_split(struct os_ctx *x, const char *s, size_t len, unsigned depth,
 			if (!buf)
 				return mh_err(err, errlen, MH_ENOMEM, "out of memory");
 			for (i++; i < len; i++) {
-				if (s[i] == '\\' && i + 1 < len && (s[i + 1] == '"' || s[i + 1] == '\\'))
+				if (s[i] == '\\' && i + 1 < len &&
+				    (s[i + 1] == '"' || s[i + 1] == '\\'))
 					buf[n++] = s[++i];
 				else if (s[i] == '"') {
 					closed = true;
@@ -197,7 +199,7 @@ static int os_split(struct os_ctx *x, const char *s, size_t len, unsigned depth,
 					buf[n++] = s[i];
 			}
 			rc = closed ? os_push(x, buf, n, true, err, errlen)
-				    : os_fail(x, err, errlen, MH_EINVAL, "unterminated quote");
+			            : os_fail(x, err, errlen, MH_EINVAL, "unterminated quote");
 			free(buf);
 			if (rc < 0)
 				return rc;
@@ -213,11 +215,11 @@ static int os_split(struct os_ctx *x, const char *s, size_t len, unsigned depth,
 				n++;
 			if (++x->nexpand > OS_EXPANSIONS_MAX)
 				return os_fail(x, err, errlen, MH_ELIMIT,
-					       "more than 16384 macro expansions");
+				               "more than 16384 macro expansions");
 			m = os_macro_find(x, s + i + 1, n - 1);
 			if (!m) {
 				snprintf(what, sizeof(what), "macro '%.*s' is not defined",
-					 (int)(n - 1 < 100 ? n - 1 : 100), s + i + 1);
+				         (int)(n - 1 < 100 ? n - 1 : 100), s + i + 1);
 				return os_fail(x, err, errlen, MH_EINVAL, what);
 			}
 			rc = os_split(x, m->value, strlen(m->value), depth + 1, err, errlen);
@@ -255,8 +257,8 @@ static void os_join(const struct os_ctx *x, unsigned k, char *buf, size_t size)
 	buf[0] = '\0';
 	for (; k < x->ntoks && off + 1 < size; k++) {
 		int n = snprintf(buf + off, size - off, "%s%s%s%s", off ? " " : "",
-				 x->toks[k].quoted ? "\"" : "", x->toks[k].s,
-				 x->toks[k].quoted ? "\"" : "");
+		                 x->toks[k].quoted ? "\"" : "", x->toks[k].s,
+		                 x->toks[k].quoted ? "\"" : "");
 		if (n < 0)
 			break;
 		off += (size_t)n;
@@ -313,9 +315,9 @@ static int os_listen(struct os_ctx *x, char *err, size_t errlen)
 				port_set = true;
 				k++;
 			} else if (k + 1 < x->ntoks && x->toks[k + 1].s[0] >= '0' &&
-				   x->toks[k + 1].s[0] <= '9') {
+			           x->toks[k + 1].s[0] <= '9') {
 				snprintf(what, sizeof(what), "listen on: bad port '%.60s'",
-					 os_tok(x, k + 1));
+				         os_tok(x, k + 1));
 				return os_fail(x, err, errlen, MH_EINVAL, what);
 			}
 		} else if (os_is(x, k, "smtps")) {
@@ -330,7 +332,7 @@ static int os_listen(struct os_ctx *x, char *err, size_t errlen)
 			if (os_is(x, k + 1, "<"))
 				k = os_skip_table(x, k + 1) - 1;
 		} else if (os_is(x, k, "hostname") || os_is(x, k, "pki") || os_is(x, k, "ca") ||
-			   os_is(x, k, "filter") || os_is(x, k, "tag")) {
+		           os_is(x, k, "filter") || os_is(x, k, "tag")) {
 			k++;
 		} else if (os_is(x, k, "hostnames") || os_is(x, k, "senders")) {
 			k = os_skip_table(x, k + 1) - 1;
@@ -348,8 +350,8 @@ static int os_listen(struct os_ctx *x, char *err, size_t errlen)
 
 static int os_action(struct os_ctx *x, char *err, size_t errlen)
 {
-	static const char *const local_methods[] = { "maildir", "mbox", "mda", "lmtp",
-						     "expand-only", "forward-only", NULL };
+	static const char *const local_methods[] = {"maildir",     "mbox",         "mda", "lmtp",
+	                                            "expand-only", "forward-only", NULL};
 	struct os_action a;
 	const char *m = os_tok(x, 2);
 
@@ -366,7 +368,7 @@ static int os_action(struct os_ctx *x, char *err, size_t errlen)
 		if (!known) {
 			char what[160];
 			snprintf(what, sizeof(what), "action %.40s: unknown method '%.40s'", a.name,
-				 m);
+			         m);
 			return os_fail(x, err, errlen, MH_EINVAL, what);
 		}
 		a.method = OS_M_LOCAL;
@@ -374,12 +376,11 @@ static int os_action(struct os_ctx *x, char *err, size_t errlen)
 	for (unsigned k = 3; k < x->ntoks; k++) {
 		if (a.method == OS_M_RELAY && os_is(x, k, "host") && k + 1 < x->ntoks) {
 			mh_sanitize_line(a.host, sizeof(a.host), os_tok(x, k + 1),
-					 strlen(os_tok(x, k + 1)));
+			                 strlen(os_tok(x, k + 1)));
 			k++;
-		} else if (a.method == OS_M_RELAY && os_is(x, k, "mail-from") &&
-			   k + 1 < x->ntoks) {
+		} else if (a.method == OS_M_RELAY && os_is(x, k, "mail-from") && k + 1 < x->ntoks) {
 			mh_sanitize_line(a.mail_from, sizeof(a.mail_from), os_tok(x, k + 1),
-					 strlen(os_tok(x, k + 1)));
+			                 strlen(os_tok(x, k + 1)));
 			k++;
 		}
 	}
@@ -411,7 +412,7 @@ static int os_match(struct os_ctx *x)
 			m.outgoing = neg ? local : !local;
 		} else if (os_is(x, k, "action") && k + 1 < x->ntoks) {
 			mh_sanitize_line(m.action, sizeof(m.action), os_tok(x, k + 1),
-					 strlen(os_tok(x, k + 1)));
+			                 strlen(os_tok(x, k + 1)));
 			have_action = true;
 			k++;
 		}
@@ -425,8 +426,8 @@ static int os_match(struct os_ctx *x)
 	return 0;
 }
 
-static int os_parse_buf(struct os_ctx *x, const char *buf, size_t len, const char *name,
-			char *err, size_t errlen);
+static int os_parse_buf(struct os_ctx *x, const char *buf, size_t len, const char *name, char *err,
+                        size_t errlen);
 
 static int os_include(struct os_ctx *x, char *err, size_t errlen)
 {
@@ -447,8 +448,7 @@ static int os_include(struct os_ctx *x, char *err, size_t errlen)
 	}
 	if (x->depth >= OS_INCLUDE_MAX)
 		return os_fail(x, err, errlen, MH_ELIMIT, "include: more than 8 levels");
-	if (snprintf(path, sizeof(path), "%s%s", x->root ? x->root : "", inc) >=
-	    (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s%s", x->root ? x->root : "", inc) >= (int)sizeof(path))
 		return os_fail(x, err, errlen, MH_ELIMIT, "include: path too long");
 	rc = mh_read_file(path, OS_FILE_MAX, &buf, &len, err, errlen);
 	if (rc < 0) {
@@ -522,8 +522,8 @@ static int os_line(struct os_ctx *x, const char *s, size_t len, char *err, size_
 	return 0; /* everything else does not decide where mail goes */
 }
 
-static int os_parse_buf(struct os_ctx *x, const char *buf, size_t len, const char *name,
-			char *err, size_t errlen)
+static int os_parse_buf(struct os_ctx *x, const char *buf, size_t len, const char *name, char *err,
+                        size_t errlen)
 {
 	char *logical = malloc(OS_LINE_MAX + 1);
 	size_t pos = 0, llen = 0;
@@ -543,8 +543,8 @@ static int os_parse_buf(struct os_ctx *x, const char *buf, size_t len, const cha
 			unsigned char c = (unsigned char)line[i];
 			if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
 				rc = mh_err(err, errlen, MH_EINVAL,
-					    "%s:%u: binary data (byte 0x%02x at column %zu)", name,
-					    lineno, c, i + 1);
+				            "%s:%u: binary data (byte 0x%02x at column %zu)", name,
+				            lineno, c, i + 1);
 				goto out;
 			}
 		}
@@ -556,7 +556,7 @@ static int os_parse_buf(struct os_ctx *x, const char *buf, size_t len, const cha
 		}
 		if (llen + plen > OS_LINE_MAX) {
 			rc = mh_err(err, errlen, MH_ELIMIT, "%s:%u: line longer than %d bytes",
-				    name, lstart, OS_LINE_MAX);
+			            name, lstart, OS_LINE_MAX);
 			goto out;
 		}
 		memcpy(logical + llen, line, plen);
@@ -626,21 +626,22 @@ static void os_apply(struct os_ctx *x, const char *hostname, const char *mailnam
 		const struct os_listen *li = &x->listens[i];
 		size_t off = strlen(c->listen);
 		snprintf(item, sizeof(item), "%s%s:%u%s%s%s%s", off ? ", " : "", li->iface,
-			 li->port, li->family[0] ? " " : "", li->family, li->tls ? " " : "",
-			 li->tls ? li->tls : "");
+		         li->port, li->family[0] ? " " : "", li->family, li->tls ? " " : "",
+		         li->tls ? li->tls : "");
 		if (off < sizeof(c->listen))
 			mh_strlcpy(c->listen + off, item, sizeof(c->listen) - off);
 		snprintf(item, sizeof(item), "%s port %u%s%s (%s)", li->iface, li->port,
-			 li->tls ? " " : "", li->tls ? li->tls : "", os_scope(li->iface));
+		         li->tls ? " " : "", li->tls ? li->tls : "", os_scope(li->iface));
 		mh_mta_setting_add(c, "listen on", item, li->where);
 		if (strcmp(os_scope(li->iface), "loopback") != 0)
 			loopback_only = false;
 		/* seen in the lab: Debian 12's smtpd 6.8 stops with "invalid virtual
 		 * ip or interface: all", although the shipped file suggests it */
 		if (!strcmp(li->iface, "all") || !strcmp(li->iface, "egress"))
-			mh_mta_note(c, "%s: listen on %s: an OpenBSD interface group; OpenSMTPD "
-				       "6.8 on Linux refuses it",
-				    li->where, li->iface);
+			mh_mta_note(c,
+			            "%s: listen on %s: an OpenBSD interface group; OpenSMTPD "
+			            "6.8 on Linux refuses it",
+			            li->where, li->iface);
 	}
 	if (x->nlistens) {
 		c->smtp_listener = MH_TRI_YES;
@@ -656,9 +657,10 @@ static void os_apply(struct os_ctx *x, const char *hostname, const char *mailnam
 		const struct os_match *m = &x->matches[i];
 		const struct os_action *a = os_action_find(x, m->action);
 		if (!a) {
-			mh_mta_note(c, "%s: match names action '%s', which is not defined (smtpd "
-				       "refuses this file)",
-				    m->where, m->action);
+			mh_mta_note(c,
+			            "%s: match names action '%s', which is not defined (smtpd "
+			            "refuses this file)",
+			            m->where, m->action);
 			continue;
 		}
 		if (a->method == OS_M_LOCAL)
@@ -669,7 +671,7 @@ static void os_apply(struct os_ctx *x, const char *hostname, const char *mailnam
 	if (relay) {
 		char key[96], val[MH_MTA_VALUE_MAX];
 		snprintf(val, sizeof(val), "relay%s%.200s%s%.200s", relay->host[0] ? " host " : "",
-			 relay->host, relay->mail_from[0] ? " mail-from " : "", relay->mail_from);
+		         relay->host, relay->mail_from[0] ? " mail-from " : "", relay->mail_from);
 		snprintf(key, sizeof(key), "action %.50s", relay->name);
 		mh_mta_setting_add(c, key, val, relay->where);
 		mh_strlcpy(c->relayhost, relay->host, sizeof(c->relayhost));
@@ -686,9 +688,10 @@ static void os_apply(struct os_ctx *x, const char *hostname, const char *mailnam
 		c->masq.envelope = MH_TRI_YES;
 		c->masq.recipients = MH_TRI_NO;
 		if (at != relay->mail_from)
-			mh_mta_note(c, "%s: mail-from %s replaces every relayed sender, not only "
-				       "its domain",
-				    relay->where, relay->mail_from);
+			mh_mta_note(c,
+			            "%s: mail-from %s replaces every relayed sender, not only "
+			            "its domain",
+			            relay->where, relay->mail_from);
 	} else if (server[0] && strcasecmp(server, hostname ? hostname : "") != 0) {
 		mh_strlcpy(c->masq.domain, server, sizeof(c->masq.domain));
 		c->masq.envelope = MH_TRI_YES;
@@ -709,8 +712,8 @@ static void os_free(struct os_ctx *x)
 }
 
 static int os_run(const char *buf, size_t len, const char *name, const char *root, bool follow,
-		  const char *hostname, const char *mailname, struct mh_mta_config *out, char *err,
-		  size_t errlen)
+                  const char *hostname, const char *mailname, struct mh_mta_config *out, char *err,
+                  size_t errlen)
 {
 	struct os_ctx *x = calloc(1, sizeof(*x));
 	int rc;
@@ -737,13 +740,13 @@ static int os_run(const char *buf, size_t len, const char *name, const char *roo
 }
 
 int mh_opensmtpd_parse(const char *buf, size_t len, const char *name, const char *hostname,
-		       const char *mailname, struct mh_mta_config *out, char *err, size_t errlen)
+                       const char *mailname, struct mh_mta_config *out, char *err, size_t errlen)
 {
 	return os_run(buf, len, name, NULL, false, hostname, mailname, out, err, errlen);
 }
 
 int mh_opensmtpd_read(const char *conf_path, const char *root, const char *hostname,
-		      struct mh_mta_config *out, char *err, size_t errlen)
+                      struct mh_mta_config *out, char *err, size_t errlen)
 {
 	char path[PATH_MAX], mailname[256] = "", *buf = NULL, *mn = NULL;
 	size_t len = 0, mlen = 0;
@@ -767,7 +770,7 @@ int mh_opensmtpd_read(const char *conf_path, const char *root, const char *hostn
 		free(mn);
 	}
 	rc = os_run(buf, len, conf_path, root ? root : "", true, hostname, mailname, out, err,
-		    errlen);
+	            errlen);
 	free(buf);
 	return rc;
 }

@@ -318,8 +318,7 @@ static bool sm_daemon_args(const char *args, size_t len)
  * The -C of a Sendmail daemon whose title hides its arguments, from the
  * command line it wrote into its pid file (mh_sendmail_pidfile_cmdline).
  */
-static void sendmail_pidfile_conf(const char *proc_root, const char *pid, char *out,
-                                  size_t size)
+static void sendmail_pidfile_conf(const char *proc_root, const char *pid, char *out, size_t size)
 {
 	char line[PATH_MAX + 256];
 	size_t n;

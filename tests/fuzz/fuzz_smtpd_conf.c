@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mh_mta_config_init(&a);
 	err[0] = '\0';
 	rc = mh_opensmtpd_parse(text, len, "smtpd.conf", "host-o.lab.test", mailname, &a, err,
-				sizeof(err));
+	                        sizeof(err));
 	if (rc < 0) {
 		if ((strncmp(err, "smtpd.conf:", 11) != 0 && strcmp(err, "out of memory") != 0) ||
 		    strchr(err, '\n'))
@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mh_mta_config_init(&b);
 	err2[0] = '\0';
 	rc2 = mh_opensmtpd_parse(text, len, "smtpd.conf", "host-o.lab.test", mailname, &b, err2,
-				 sizeof(err2));
+	                         sizeof(err2));
 	if (rc2 != rc || strcmp(err, err2) != 0 || strcmp(a.masq.domain, b.masq.domain) != 0 ||
 	    strcmp(a.listen, b.listen) != 0 || strcmp(a.relayhost, b.relayhost) != 0 ||
 	    a.nsettings != b.nsettings || a.nnotes != b.nnotes)

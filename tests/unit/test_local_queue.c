@@ -50,25 +50,25 @@ static void test_command(void **state)
 		const char *line;
 		unsigned want;
 	} cases[] = {
-		{ "*/15 * * * * root /usr/sbin/sendmail -q", MH_QR_MQUEUE | MH_QR_POSTFIX | MH_QR_EXIM },
-		{ "sendmail -q15m", MH_QR_MQUEUE | MH_QR_POSTFIX | MH_QR_EXIM },
-		{ "/usr/sbin/sendmail -L sm-msp-queue -Ac -qp", MH_QR_CLIENT },
-		{ "test -x /usr/sbin/sendmail && sendmail -Ac -q", MH_QR_CLIENT },
-		{ "test -x /usr/sbin/sendmail -q", 0 },
-		{ "/usr/share/sendmail/sendmail cron-msp", MH_QR_CLIENT },
-		{ "/usr/share/sendmail/sendmail cron-mta", MH_QR_MQUEUE },
-		{ "postqueue -f", MH_QR_POSTFIX },
-		{ "postqueue -p | mail root", 0 },
-		{ "/usr/sbin/postfix flush", MH_QR_POSTFIX },
-		{ "postfix reload", 0 },
-		{ "exim4 -qff", MH_QR_EXIM },
-		{ "exim -bpc", 0 },
-		{ "runq", MH_QR_MQUEUE | MH_QR_POSTFIX | MH_QR_EXIM },
-		{ "smtpctl schedule all", MH_QR_OPENSMTPD },
-		{ "mailq | mail -s queue root", 0 },
-		{ "# sendmail -q", 0 },
-		{ "echo hi; \"/usr/sbin/sendmail\" '-q'", MH_QR_MQUEUE | MH_QR_POSTFIX | MH_QR_EXIM },
-		{ "", 0 },
+	    {"*/15 * * * * root /usr/sbin/sendmail -q", MH_QR_MQUEUE | MH_QR_POSTFIX | MH_QR_EXIM},
+	    {"sendmail -q15m", MH_QR_MQUEUE | MH_QR_POSTFIX | MH_QR_EXIM},
+	    {"/usr/sbin/sendmail -L sm-msp-queue -Ac -qp", MH_QR_CLIENT},
+	    {"test -x /usr/sbin/sendmail && sendmail -Ac -q", MH_QR_CLIENT},
+	    {"test -x /usr/sbin/sendmail -q", 0},
+	    {"/usr/share/sendmail/sendmail cron-msp", MH_QR_CLIENT},
+	    {"/usr/share/sendmail/sendmail cron-mta", MH_QR_MQUEUE},
+	    {"postqueue -f", MH_QR_POSTFIX},
+	    {"postqueue -p | mail root", 0},
+	    {"/usr/sbin/postfix flush", MH_QR_POSTFIX},
+	    {"postfix reload", 0},
+	    {"exim4 -qff", MH_QR_EXIM},
+	    {"exim -bpc", 0},
+	    {"runq", MH_QR_MQUEUE | MH_QR_POSTFIX | MH_QR_EXIM},
+	    {"smtpctl schedule all", MH_QR_OPENSMTPD},
+	    {"mailq | mail -s queue root", 0},
+	    {"# sendmail -q", 0},
+	    {"echo hi; \"/usr/sbin/sendmail\" '-q'", MH_QR_MQUEUE | MH_QR_POSTFIX | MH_QR_EXIM},
+	    {"", 0},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -152,7 +152,7 @@ static struct mh_local *loopback_table(bool listening)
 static void test_sendmail_stuck(void **state)
 {
 	const char *root = LQ "/sendmail-stuck";
-	struct mh_queue_opts o = { .root = root, .proc_root = NULL, .now = now };
+	struct mh_queue_opts o = {.root = root, .proc_root = NULL, .now = now};
 	struct mh_local_queues q;
 	struct mh_mta_config *m = sendmail_conf(root);
 	const struct mh_local_queue *cq, *mq;
@@ -200,7 +200,7 @@ static void test_sendmail_stuck(void **state)
 	cq = queue(&q, "sendmail-clientmqueue");
 	assert_true(cq->stuck);
 	assert_string_equal(cq->why, "submit.cf sends to [127.0.0.1] port 25 (submit.cf:113), "
-				     "where nothing listens");
+	                             "where nothing listens");
 
 	/* the findings and the JSON */
 	l->mta = m;
@@ -277,7 +277,7 @@ static void test_sendmail_stuck(void **state)
 static void test_sendmail_cron(void **state)
 {
 	const char *root = LQ "/sendmail-cron";
-	struct mh_queue_opts o = { .root = root, .proc_root = NULL, .now = now };
+	struct mh_queue_opts o = {.root = root, .proc_root = NULL, .now = now};
 	struct mh_local_queues q;
 	struct mh_mta_config *m = sendmail_conf(root);
 	const struct mh_local_queue *mq, *cq;
@@ -314,7 +314,7 @@ static void test_sendmail_cron(void **state)
 static void test_postfix_timer(void **state)
 {
 	const char *root = LQ "/postfix-timer";
-	struct mh_queue_opts o = { .root = root, .proc_root = NULL, .now = now };
+	struct mh_queue_opts o = {.root = root, .proc_root = NULL, .now = now};
 	struct mh_local_queues q;
 	struct mh_mta_config *m = postfix_conf(root);
 	const struct mh_local_queue *d;
@@ -325,7 +325,7 @@ static void test_postfix_timer(void **state)
 	assert_int_equal(q.nr, 1);
 	assert_string_equal(q.r[0].kind, "timer");
 	assert_string_equal(q.r[0].where,
-			    "postfix-flush.timer -> /lib/systemd/system/postfix-flush.service");
+	                    "postfix-flush.timer -> /lib/systemd/system/postfix-flush.service");
 	assert_string_equal(q.r[0].what, "/usr/sbin/postqueue -f");
 	assert_true(q.r[0].active);
 	assert_int_equal(q.missing, 0);
@@ -343,7 +343,7 @@ static void test_postfix_timer(void **state)
 static void test_postfix_masked(void **state)
 {
 	const char *root = LQ "/postfix-masked";
-	struct mh_queue_opts o = { .root = root, .proc_root = NULL, .now = now };
+	struct mh_queue_opts o = {.root = root, .proc_root = NULL, .now = now};
 	struct mh_local_queues q;
 	struct mh_mta_config *m = postfix_conf(root);
 	const struct mh_local_queue *d;
@@ -363,7 +363,7 @@ static void test_postfix_masked(void **state)
 
 /* A /proc tree: queue runners by their titles, a Postfix master. */
 static void write_proc(const char *dir, const char *pid, const char *comm, const char *cmd,
-		       size_t cmdlen)
+                       size_t cmdlen)
 {
 	char path[512];
 	FILE *f;
@@ -386,7 +386,7 @@ static void test_processes(void **state)
 {
 	char tmpl[] = "/tmp/mh-lq-XXXXXX", cmd[256];
 	char *dir = mkdtemp(tmpl);
-	struct mh_queue_opts o = { .root = LQ "/sendmail-stuck", .now = now };
+	struct mh_queue_opts o = {.root = LQ "/sendmail-stuck", .now = now};
 	struct mh_local_queues q;
 	struct mh_mta_config *m = sendmail_conf(LQ "/sendmail-stuck");
 	static const char t1[] = "sendmail: Queue runner@00:00:05 for /var/spool/clientmqueue";
@@ -474,9 +474,10 @@ static void test_default_msa(void **state)
 	for (unsigned i = 0; i < h->nfindings; i++)
 		if (!strcmp(h->findings[i].rule->id, "exposed-smtp")) {
 			seen = true;
-			assert_string_equal(h->findings[i].evidence,
-					    "listening: 198.18.0.13:587; 587 is Sendmail's default MSA "
-					    "(sendmail.cf:236, no FEATURE(no_default_msa))");
+			assert_string_equal(
+			    h->findings[i].evidence,
+			    "listening: 198.18.0.13:587; 587 is Sendmail's default MSA "
+			    "(sendmail.cf:236, no FEATURE(no_default_msa))");
 		}
 	assert_true(seen);
 	h->local = NULL;
@@ -487,9 +488,9 @@ static void test_default_msa(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_command),        cmocka_unit_test(test_sendmail_stuck),
-	    cmocka_unit_test(test_sendmail_cron),  cmocka_unit_test(test_postfix_timer),
-	    cmocka_unit_test(test_postfix_masked), cmocka_unit_test(test_processes),
+	    cmocka_unit_test(test_command),          cmocka_unit_test(test_sendmail_stuck),
+	    cmocka_unit_test(test_sendmail_cron),    cmocka_unit_test(test_postfix_timer),
+	    cmocka_unit_test(test_postfix_masked),   cmocka_unit_test(test_processes),
 	    cmocka_unit_test(test_unseen_and_judge), cmocka_unit_test(test_default_msa),
 	};
 	now = (int64_t)time(NULL);

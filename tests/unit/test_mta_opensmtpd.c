@@ -35,7 +35,7 @@ static int rd(const char *root, struct mh_mta_config *c)
 }
 
 static const struct mh_mta_setting *setting(const struct mh_mta_config *c, const char *key,
-					    unsigned nth)
+                                            unsigned nth)
 {
 	for (unsigned i = 0; i < c->nsettings; i++)
 		if (!strcmp(c->settings[i].key, key) && nth-- == 0)
@@ -75,7 +75,7 @@ static void test_smarthost(void **state)
 	assert_true(c.local_delivery);
 	assert_string_equal(c.masq.domain, "");
 	assert_string_equal(setting(&c, "action outbound", 0)->value,
-			    "relay host smtp://relay.lab.test:25");
+	                    "relay host smtp://relay.lab.test:25");
 	assert_string_equal(setting(&c, "listen on", 0)->value, "all port 25 (all)");
 	assert_int_equal(c.nnotes, 2);
 	assert_non_null(strstr(c.notes[0], "smtpd.conf:3: listen on all: an OpenBSD interface"));
@@ -98,8 +98,8 @@ static void test_mailname(void **state)
 	/* the same file with a mailname that is the host's own name */
 	mh_mta_config_init(&c);
 	assert_int_equal(mh_opensmtpd_read(OS "/mailname/etc/smtpd.conf", OS "/mailname",
-					   "lab.test", &c, err, sizeof(err)),
-			 0);
+	                                   "lab.test", &c, err, sizeof(err)),
+	                 0);
 	assert_string_equal(c.masq.domain, "");
 	assert_int_equal(c.masq.envelope, MH_TRI_NO);
 }
@@ -117,7 +117,7 @@ static void test_mail_from(void **state)
 	assert_int_equal(c.masq.envelope, MH_TRI_YES);
 	assert_int_equal(c.masq.recipients, MH_TRI_NO);
 	assert_string_equal(setting(&c, "action relay", 0)->value,
-			    "relay host smtp://relay.lab.test mail-from @lab.test");
+	                    "relay host smtp://relay.lab.test mail-from @lab.test");
 }
 
 static void test_macros_include(void **state)
@@ -145,11 +145,9 @@ static void test_listeners(void **state)
 	(void)state;
 	assert_int_equal(rd(OS "/listeners", &c), 0);
 	assert_string_equal(c.listen, "eth0:587 inet6 starttls-required, 127.0.0.1:2525, "
-				      "::1:465 smtps, egress:465 inet4 smtps");
-	assert_string_equal(setting(&c, "listen on", 1)->value,
-			    "127.0.0.1 port 2525 (loopback)");
-	assert_string_equal(setting(&c, "listen on", 3)->value,
-			    "egress port 465 smtps (specific)");
+	                              "::1:465 smtps, egress:465 inet4 smtps");
+	assert_string_equal(setting(&c, "listen on", 1)->value, "127.0.0.1 port 2525 (loopback)");
+	assert_string_equal(setting(&c, "listen on", 3)->value, "egress port 465 smtps (specific)");
 	assert_string_equal(c.relayhost, "");
 	assert_true(c.local_delivery);
 }
@@ -197,8 +195,8 @@ static void test_errors(void **state)
 	/* an include that is not there names the including line */
 	mh_mta_config_init(&c);
 	assert_int_equal(mh_opensmtpd_read(OS "/macros/etc/smtpd.conf", "/nonexistent", "h", &c,
-					   err, sizeof(err)),
-			 MH_EIO);
+	                                   err, sizeof(err)),
+	                 MH_EIO);
 	assert_non_null(strstr(err, "smtpd.conf:11: include: /nonexistent/etc/smtpd/relay.conf"));
 }
 
@@ -214,52 +212,52 @@ static void test_long_and_odd(void **state)
 	memset(buf + 10, 'a', n - 10);
 	buf[n] = '\n';
 	mh_mta_config_init(&c);
-	assert_int_equal(mh_opensmtpd_parse(buf, n + 1, "long.conf", "h", NULL, &c, err,
-					    sizeof(err)),
-			 MH_ELIMIT);
+	assert_int_equal(
+	    mh_opensmtpd_parse(buf, n + 1, "long.conf", "h", NULL, &c, err, sizeof(err)),
+	    MH_ELIMIT);
 	assert_non_null(strstr(err, "long.conf:1: line longer than"));
 	/* 600 words */
 	for (size_t i = 0; i < 600; i++)
 		memcpy(buf + i * 2, "a ", 2);
 	mh_mta_config_init(&c);
-	assert_int_equal(mh_opensmtpd_parse(buf, 1200, "words.conf", "h", NULL, &c, err,
-					    sizeof(err)),
-			 MH_ELIMIT);
+	assert_int_equal(
+	    mh_opensmtpd_parse(buf, 1200, "words.conf", "h", NULL, &c, err, sizeof(err)),
+	    MH_ELIMIT);
 	/* empty macros, each twice the one before, 16 deep: bounded work, an error
 	 * (also when spread over many lines) */
 	{
 		size_t off = (size_t)snprintf(buf, n, "m0 = \"\"\n");
 		for (int k = 1; k < 16; k++)
 			off += (size_t)snprintf(buf + off, n - off, "m%d = \"$m%d $m%d\"\n", k,
-						k - 1, k - 1);
+			                        k - 1, k - 1);
 		off += (size_t)snprintf(buf + off, n - off, "listen on lo");
 		for (int k = 0; k < 2000; k++)
 			off += (size_t)snprintf(buf + off, n - off, " $m15");
 		buf[off++] = '\n';
 		mh_mta_config_init(&c);
-		assert_int_equal(mh_opensmtpd_parse(buf, off, "deep.conf", "h", NULL, &c, err,
-						    sizeof(err)),
-				 MH_ELIMIT);
+		assert_int_equal(
+		    mh_opensmtpd_parse(buf, off, "deep.conf", "h", NULL, &c, err, sizeof(err)),
+		    MH_ELIMIT);
 		assert_non_null(strstr(err, "deep.conf:17: more than 16384 macro expansions"));
 	}
 	/* empty text: nothing listens, nothing is delivered */
 	mh_mta_config_init(&c);
 	assert_int_equal(mh_opensmtpd_parse("", 0, "empty.conf", "h", NULL, &c, err, sizeof(err)),
-			 0);
+	                 0);
 	assert_int_equal(c.smtp_listener, MH_TRI_NO);
 	assert_string_equal(c.listen, "");
 	/* a match naming no defined action is a note, the rest is read */
 	mh_mta_config_init(&c);
 	assert_int_equal(mh_opensmtpd_parse("listen on lo\nmatch for any action \"x\"\n", 38,
-					    "n.conf", "h", NULL, &c, err, sizeof(err)),
-			 0);
+	                                    "n.conf", "h", NULL, &c, err, sizeof(err)),
+	                 0);
 	assert_int_equal(c.nnotes, 1);
 	assert_non_null(strstr(c.notes[0], "n.conf:2: match names action 'x'"));
 	/* includes are noted, not read, from memory */
 	mh_mta_config_init(&c);
 	assert_int_equal(mh_opensmtpd_parse("include \"/etc/x\"\n", 17, "i.conf", "h", NULL, &c,
-					    err, sizeof(err)),
-			 0);
+	                                    err, sizeof(err)),
+	                 0);
 	assert_non_null(strstr(c.notes[0], "include /etc/x not read"));
 	free(buf);
 }
@@ -272,23 +270,21 @@ static void test_no_partial_state(void **state)
 	size_t len = 0;
 
 	(void)state;
-	assert_int_equal(mh_read_file(OS "/debian12/etc/smtpd.conf", 1 << 20, &buf, &len, err,
-				      sizeof(err)),
-			 0);
+	assert_int_equal(
+	    mh_read_file(OS "/debian12/etc/smtpd.conf", 1 << 20, &buf, &len, err, sizeof(err)), 0);
 	mh_mta_config_init(&a);
-	assert_int_equal(mh_opensmtpd_parse(buf, len, "smtpd.conf", "h", NULL, &a, err,
-					    sizeof(err)),
-			 0);
+	assert_int_equal(
+	    mh_opensmtpd_parse(buf, len, "smtpd.conf", "h", NULL, &a, err, sizeof(err)), 0);
 	for (size_t cut = 0; cut <= len; cut++) {
 		/* the prefix alone parses or fails cleanly; whole again reads the same */
 		mh_mta_config_init(&b);
-		int rc = mh_opensmtpd_parse(buf, cut, "smtpd.conf", "h", NULL, &b, err, sizeof(err));
+		int rc =
+		    mh_opensmtpd_parse(buf, cut, "smtpd.conf", "h", NULL, &b, err, sizeof(err));
 		assert_true(rc == 0 || (rc < 0 && !strncmp(err, "smtpd.conf:", 11)));
 	}
 	mh_mta_config_init(&b);
-	assert_int_equal(mh_opensmtpd_parse(buf, len, "smtpd.conf", "h", NULL, &b, err,
-					    sizeof(err)),
-			 0);
+	assert_int_equal(
+	    mh_opensmtpd_parse(buf, len, "smtpd.conf", "h", NULL, &b, err, sizeof(err)), 0);
 	assert_string_equal(a.listen, b.listen);
 	assert_int_equal(a.nsettings, b.nsettings);
 	free(buf);
@@ -299,12 +295,12 @@ static void test_remediation(void **state)
 {
 	(void)state;
 	assert_non_null(strstr(mh_rule_remediation(mh_rule_find("exposed-smtp"), "opensmtpd"),
-			       "listen on localhost"));
+	                       "listen on localhost"));
 	assert_non_null(strstr(
 	    mh_rule_remediation(mh_rule_find("host-qualified-sender"), "opensmtpd"), "mailname"));
 	/* a rule with no OpenSMTPD text falls back to the generic one */
 	assert_ptr_equal(mh_rule_remediation(mh_rule_find("cert-expired"), "opensmtpd"),
-			 mh_rule_find("cert-expired")->fix_generic);
+	                 mh_rule_find("cert-expired")->fix_generic);
 }
 
 int main(void)
