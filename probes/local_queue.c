@@ -537,13 +537,23 @@ static void q_processes(struct mh_local_queues *q, const char *proc_root)
 				/* a daemon run with -bd -qTIME runs the queue itself; its title
 				 * hides the arguments, its pid file has them */
 				char line[200];
+				bool here = q_same_netns(proc_root, e->d_name);
 				if (mh_sendmail_pidfile_cmdline(proc_root, e->d_name, line,
-				                                sizeof(line)) == 0 &&
-				    (covers = mh_queue_command(line, strlen(line)) &
-				              (MH_QR_MQUEUE | MH_QR_CLIENT)) != 0) {
+				                                sizeof(line)) < 0) {
+					/* not root: whether it has -q cannot be told */
+					if (here) {
+						q->unsure |= MH_QR_MQUEUE;
+						q_note(q,
+						       "sendmail daemon (pid %llu): its arguments "
+						       "(pid file) not readable without root; "
+						       "whether it runs the queue is not known",
+						       (unsigned long long)pid);
+					}
+				} else if ((covers = mh_queue_command(line, strlen(line)) &
+				                     (MH_QR_MQUEUE | MH_QR_CLIENT)) != 0) {
 					snprintf(where, sizeof(where), "pid %llu",
 					         (unsigned long long)pid);
-					if (q_same_netns(proc_root, e->d_name))
+					if (here)
 						q_runner(q, "daemon", covers, true, line,
 						         strlen(line), where);
 					covers = 0;
@@ -779,7 +789,7 @@ void mh_local_queues_judge(struct mh_local_queues *q, const char *product)
 	} else if (product && !strcmp(product, "opensmtpd")) {
 		q->needs = MH_QR_OPENSMTPD;
 	}
-	q->missing = q->needs & ~covered;
+	q->missing = q->needs & ~covered & ~q->unsure;
 	q->missing_why[0] = '\0';
 	if (q->missing) {
 		size_t off = 0;
@@ -804,6 +814,9 @@ void mh_local_queues_judge(struct mh_local_queues *q, const char *product)
 		e->why[0] = '\0';
 		if (!e->seen || !e->count)
 			continue;
+		if (!e->covered && (e->covers & q->unsure) &&
+		    e->oldest_age_s < MH_QUEUE_STUCK_AGE_S)
+			continue; /* maybe run by a daemon whose arguments were not seen */
 		if (e->covers == MH_QR_CLIENT && q->msp_loopback && q->msp_listening == MH_TRI_NO) {
 			e->stuck = true;
 			snprintf(e->why, sizeof(e->why),

@@ -289,6 +289,7 @@ static struct json_object *runners_json(const struct mh_local_queues *q)
 	json_object_object_add(o, "found", json_object_new_boolean(q->needs && !q->missing));
 	json_object_object_add(o, "needs", covers_json(q->needs));
 	json_object_object_add(o, "missing", covers_json(q->missing));
+	json_object_object_add(o, "unsure", covers_json(q->unsure));
 	json_object_object_add(o, "processes_seen", json_object_new_boolean(q->processes_seen));
 	json_object_object_add(o, "runners", a);
 	if (q->msp_host[0]) {

@@ -208,7 +208,10 @@ struct mh_local_queues {
 	unsigned nr;
 	bool processes_seen;     /* /proc was looked at (not with --root) */
 	unsigned needs;          /* MH_QR_* the MTA found needs run */
-	unsigned missing;        /* of those, what no active runner covers */
+	unsigned missing;        /* of those, what no active runner covers (and is not
+				    in unsure) */
+	unsigned unsure;         /* MH_QR_* a process may run, which could not be
+				    told (a Sendmail daemon's arguments, not root) */
 	char missing_why[256];   /* no-queue-runner evidence */
 	/* Sendmail's MSP: where submit.cf sends, and whether anything listens there */
 	char msp_host[128];      /* "[127.0.0.1]"; "" = no submit.cf */

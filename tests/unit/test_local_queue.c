@@ -420,6 +420,10 @@ static void test_processes(void **state)
 		}
 	}
 	assert_int_equal(q.missing, 0);
+	/* pid 101's arguments (its pid file, under fd/) cannot be read */
+	assert_int_equal(q.unsure, MH_QR_MQUEUE);
+	assert_int_equal(q.nnotes, 1);
+	assert_non_null(strstr(q.notes[0], "sendmail daemon (pid 101): its arguments"));
 	/* clean up the tree */
 	for (int p = 100; p <= 104; p++) {
 		snprintf(cmd, sizeof(cmd), "%s/%d/comm", dir, p);
@@ -453,6 +457,12 @@ static void test_unseen_and_judge(void **state)
 	assert_false(q.q[0].stuck);
 	mh_local_queues_judge(&q, "opensmtpd");
 	assert_int_equal(q.missing, MH_QR_OPENSMTPD);
+	/* a runner that may exist but could not be checked: not "missing" */
+	memset(&q, 0, sizeof(q));
+	q.unsure = MH_QR_MQUEUE;
+	mh_local_queues_judge(&q, "sendmail");
+	assert_int_equal(q.needs, MH_QR_MQUEUE);
+	assert_int_equal(q.missing, 0);
 	assert_non_null(strstr(q.missing_why, "OpenSMTPD"));
 }
 
