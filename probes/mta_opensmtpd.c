@@ -753,6 +753,7 @@ int mh_opensmtpd_read(const char *conf_path, const char *root, const char *hostn
 	int rc;
 
 	out->product = "opensmtpd";
+	mh_strlcpy(out->config, conf_path, sizeof(out->config));
 	rc = mh_read_file(conf_path, OS_FILE_MAX, &buf, &len, err, errlen);
 	if (rc < 0)
 		return rc;
