@@ -62,6 +62,7 @@ void mh_local_free(struct mh_local **lp)
 	free((*lp)->addrs);
 	free((*lp)->listeners);
 	free((*lp)->mta);
+	free((*lp)->queues);
 	free(*lp);
 	*lp = NULL;
 }
@@ -254,6 +255,24 @@ int mh_local_addrs(struct mh_local *l, const char *proc_root, char *err, size_t 
 		rc = push_row(l, &cap, "lo", &lo4);
 	if (rc == 0 && (!if6 || !v6_unusable(if6, &lo6)))
 		rc = push_row(l, &cap, "lo", &lo6);
+	/*
+	 * A daemon bound to another loopback address (127.0.0.2, or its
+	 * v4-mapped form) answers on no interface address: give it a row of its
+	 * own, so that the table sees it (loopback-only, not "none").
+	 */
+	for (size_t i = 0; rc == 0 && i < l->nlisteners; i++) {
+		struct mh_addr a = l->listeners[i].addr;
+		if (!mh_addr_is_loopback(&a))
+			continue;
+		if (a.family == AF_INET6 && a.bytes[12] == 127 && a.bytes[0] == 0) {
+			uint8_t v4[4];
+			memcpy(v4, a.bytes + 12, 4);
+			memset(&a, 0, sizeof(a));
+			a.family = AF_INET;
+			memcpy(a.bytes, v4, 4);
+		}
+		rc = push_row(l, &cap, "lo", &a);
+	}
 	free(if6);
 	if (rc < 0)
 		return mh_err(err, errlen, rc, "interfaces: %s",

@@ -67,6 +67,7 @@ static const struct {
     {"alias_maps", "hash:/etc/aliases"},
     {"mail_name", "Postfix"},
     {"multi_instance_directories", ""},
+    {"queue_directory", "/var/spool/postfix"},
 };
 
 static void pf_main_free(struct pf_main *m)
@@ -494,6 +495,7 @@ int mh_postfix_main_parse(const char *buf, size_t len, const char *name, const c
 	    "mydestination",
 	    "alias_maps",
 	    "multi_instance_directories",
+	    "queue_directory",
 	};
 	struct pf_main m = {.file = name ? name : "main.cf", .hostname = hostname ? hostname : ""};
 	char v[MH_MTA_VALUE_MAX], where[128], myhostname[256], myorigin[256], masq[256];

@@ -59,6 +59,11 @@ struct sm_cf {
 	char dh[256];
 	char mtahost[256];
 	unsigned mtahost_line;
+	char queue_dir[256];     /* O QueueDirectory= */
+	unsigned queue_dir_line;
+	char relay_port[16];     /* the relay mailer's "A=TCP $h PORT" (the MSP's port) */
+	unsigned relay_port_line;
+	bool in_relay;           /* reading the continuation of "Mrelay," */
 	bool has_dm;
 	unsigned dm_line;
 	unsigned ndaemons;
@@ -318,6 +323,21 @@ static int sm_parse_cf(const char *buf, size_t len, const char *name, bool recor
 				cf->nullclient_comment = true;
 			continue;
 		}
+		if (cf->in_relay && (l[0] == ' ' || l[0] == '\t')) {
+			const char *a = memmem(l, n, "A=TCP $h", 8);
+			if (a) {
+				size_t k = (size_t)(a - l) + 8, d = 0;
+				while (k < n && (l[k] == ' ' || l[k] == '\t'))
+					k++;
+				while (k + d < n && l[k + d] >= '0' && l[k + d] <= '9' && d < 6)
+					d++;
+				snprintf(cf->relay_port, sizeof(cf->relay_port), "%.*s", (int)d,
+					 l + k);
+				cf->relay_port_line = ln;
+			}
+			continue;
+		}
+		cf->in_relay = sm_prefix(l, n, "Mrelay,");
 		if (l[0] == 'S') {
 			sm_ruleset_set(&rs, l + 1, n - 1);
 		} else if (l[0] == 'R') {
@@ -373,6 +393,13 @@ static int sm_parse_cf(const char *buf, size_t len, const char *name, bool recor
 				sm_add(out, "C{E}", val, name, ln);
 		} else if (sm_prefix(l, n, "O AliasFile=")) {
 			cf->alias_file = true;
+		} else if (sm_prefix(l, n, "O QueueDirectory=")) {
+			size_t skip = strlen("O QueueDirectory=");
+
+			sm_copy_trim(cf->queue_dir, sizeof(cf->queue_dir), l + skip, n - skip);
+			cf->queue_dir_line = ln;
+			if (record)
+				sm_add(out, "QueueDirectory", cf->queue_dir, name, ln);
 		} else if (sm_prefix(l, n, "O DaemonPortOptions=")) {
 			size_t skip = strlen("O DaemonPortOptions=");
 
@@ -747,6 +774,12 @@ int mh_sendmail_parse(const struct mh_sendmail_src *cf, const struct mh_sendmail
 		else
 			mh_mta_setting_add(out, "submit.cf MTAHost", "[localhost]",
 					   "(msp default)");
+		if (subs->relay_port_line && subs->relay_port[0])
+			sm_add(out, "submit.cf MTAPort", subs->relay_port, submit->name,
+			       subs->relay_port_line);
+		if (subs->queue_dir_line)
+			sm_add(out, "submit.cf QueueDirectory", subs->queue_dir, submit->name,
+			       subs->queue_dir_line);
 	}
 	if (mc) {
 		rc = sm_parse_mc(mc->data, mc->len, mc->name, mcs, out, err, errlen);

@@ -1535,6 +1535,9 @@ static void render_local(struct hbuf *b, struct json_object *local)
 {
 	static const char *const ifcols[] = { "name", "addr", "ports", NULL };
 	static const char *const lscols[] = { "addr", "port", "process", "pid", NULL };
+	static const char *const qcols[] = { "name", "path", "count", "oldest", "stuck", "why",
+					     NULL };
+	static const char *const rcols[] = { "kind", "covers", "active", "what", "where", NULL };
 	struct json_object *mta = jget(local, "mta");
 
 	if (!local || !json_object_is_type(local, json_type_object))
@@ -1557,6 +1560,10 @@ static void render_local(struct hbuf *b, struct json_object *local)
 	}
 	object_table(b, "Interfaces", jarr(local, "interfaces"), ifcols);
 	object_table(b, "Listeners", jarr(local, "listeners"), lscols);
+	object_table(b, "Local queues", jarr(local, "queue"), qcols);
+	if (jget(local, "queue_runner"))
+		object_table(b, "Queue runners", jarr(jget(local, "queue_runner"), "runners"),
+			     rcols);
 	hb_puts(b, "</div>\n");
 }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "mailhole/common.h"
+
 #include "mailhole/local.h"
 #include "mailhole/probe.h"
 #include "mailhole/rules.h"
@@ -227,6 +228,85 @@ static struct json_object *mta_to_json(const struct mh_mta_config *c)
 	return o;
 }
 
+/* The names of the MH_QR_* bits of a runner or a queue, as an array. */
+static struct json_object *covers_json(unsigned covers)
+{
+	static const char *const names[] = { "sendmail-mqueue", "sendmail-clientmqueue", "postfix",
+					     "exim", "opensmtpd" };
+	struct json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (covers & (1u << i))
+			json_object_array_add(a, jstr(names[i]));
+	return a;
+}
+
+/* "local.queue" (docs/schema.md): the local queues, what waits, since when. */
+static struct json_object *queues_json(const struct mh_local_queues *q)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < q->nq && i < MH_QUEUES_MAX; i++) {
+		const struct mh_local_queue *e = &q->q[i];
+		struct json_object *o = json_object_new_object();
+		char when[32] = "";
+		time_t t = (time_t)e->oldest;
+		struct tm tm;
+		if (e->oldest && gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_object_object_add(o, "name", jstr(e->name));
+		json_object_object_add(o, "path", mh_json_string(e->path, strlen(e->path)));
+		json_object_object_add(o, "seen", json_object_new_boolean(e->seen));
+		json_object_object_add(o, "unseen", e->seen ? NULL : jstr(e->unseen));
+		json_object_object_add(o, "count", e->seen ? json_object_new_int64(e->count) : NULL);
+		json_object_object_add(o, "count_capped", json_object_new_boolean(e->count_capped));
+		json_object_object_add(o, "oldest", when[0] ? jstr(when) : NULL);
+		json_object_object_add(o, "oldest_age_s",
+				       when[0] ? json_object_new_int64(e->oldest_age_s) : NULL);
+		json_object_object_add(o, "covered", json_object_new_boolean(e->covered));
+		json_object_object_add(o, "stuck", json_object_new_boolean(e->stuck));
+		json_object_object_add(o, "why", e->stuck ? jstr(e->why) : NULL);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+/* "local.queue_runner" (docs/schema.md): who runs the queues; Sendmail's MSP. */
+static struct json_object *runners_json(const struct mh_local_queues *q)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < q->nr && i < MH_RUNNERS_MAX; i++) {
+		const struct mh_queue_runner *r = &q->r[i];
+		struct json_object *ro = json_object_new_object();
+		json_object_object_add(ro, "kind", jstr(r->kind));
+		json_object_object_add(ro, "covers", covers_json(r->covers));
+		json_object_object_add(ro, "active", json_object_new_boolean(r->active));
+		json_object_object_add(ro, "what", mh_json_string(r->what, strlen(r->what)));
+		json_object_object_add(ro, "where", mh_json_string(r->where, strlen(r->where)));
+		json_object_array_add(a, ro);
+	}
+	json_object_object_add(o, "found", json_object_new_boolean(q->needs && !q->missing));
+	json_object_object_add(o, "needs", covers_json(q->needs));
+	json_object_object_add(o, "missing", covers_json(q->missing));
+	json_object_object_add(o, "unsure", covers_json(q->unsure));
+	json_object_object_add(o, "processes_seen", json_object_new_boolean(q->processes_seen));
+	json_object_object_add(o, "runners", a);
+	if (q->msp_host[0]) {
+		struct json_object *m = json_object_new_object();
+		json_object_object_add(m, "host", mh_json_string(q->msp_host, strlen(q->msp_host)));
+		json_object_object_add(m, "port", json_object_new_int(q->msp_port));
+		json_object_object_add(m, "where", jstr(q->msp_where));
+		json_object_object_add(m, "loopback", json_object_new_boolean(q->msp_loopback));
+		json_object_object_add(m, "listening", jtri(q->msp_listening));
+		json_object_object_add(o, "msp", m);
+	} else {
+		json_object_object_add(o, "msp", NULL);
+	}
+	return o;
+}
+
 /* The "local" object of CONTRACT.md (docs/schema.md, hosts[].local). */
 static struct json_object *local_to_json(const struct mh_local *l)
 {
@@ -278,6 +358,8 @@ static struct json_object *local_to_json(const struct mh_local *l)
 	json_object_object_add(o, "unseen", unseen);
 	json_object_object_add(o, "mta", l->mta ? mta_to_json(l->mta) : NULL);
 	json_object_object_add(o, "aliases", json_object_new_boolean(l->aliases));
+	json_object_object_add(o, "queue", l->queues ? queues_json(l->queues) : NULL);
+	json_object_object_add(o, "queue_runner", l->queues ? runners_json(l->queues) : NULL);
 	return o;
 }
 

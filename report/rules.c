@@ -56,6 +56,10 @@ const struct mh_rule mh_rules[] = {
 		.fix_exim = "update-exim4.conf.conf: dc_local_interfaces='127.0.0.1 ; ::1' "
 			    "(then update-exim4.conf); plain exim: local_interfaces = <; "
 			    "127.0.0.1 ; ::1",
+		.fix_opensmtpd = "smtpd.conf: listen on localhost (not 'listen on all', an interface "
+				 "or an address), or no 'listen on' line at all: the local enqueuer "
+				 "still queues outgoing mail through smtpd's socket; then restart "
+				 "smtpd.",
 		.fix_generic = "Bind the MTA to 127.0.0.1 and ::1 only, or stop its daemon and "
 			       "flush the queue from cron.",
 	},
@@ -72,6 +76,9 @@ const struct mh_rule mh_rules[] = {
 				"flush the queue from cron: sendmail -q and sendmail -Ac -q.",
 		.fix_exim = "If nothing is delivered locally, run exim without -bd and run the "
 			    "queue from cron (exim -q).",
+		.fix_opensmtpd = "If nothing is delivered locally, remove the 'listen on' lines of "
+				 "smtpd.conf: smtpd still takes mail from the local enqueuer "
+				 "(/var/run/smtpd.sock) and runs its own queue.",
 		.fix_generic = "Run no daemon where nothing is delivered locally; flush the "
 			       "queue from cron.",
 	},
@@ -88,6 +95,8 @@ const struct mh_rule mh_rules[] = {
 				"(FEATURE(`no_default_msa')).",
 		.fix_exim = "Set local_interfaces / dc_local_interfaces to exactly what is "
 			    "meant.",
+		.fix_opensmtpd = "Check every 'listen on' line of smtpd.conf (interface, address, "
+				 "port, smtps / tls): list exactly what is meant.",
 		.fix_generic = "Bind every listener to the addresses that are meant.",
 	},
 	{
@@ -106,6 +115,9 @@ const struct mh_rule mh_rules[] = {
 				"submit.cf.",
 		.fix_exim = "qualify_domain = example.com (Debian: dc_readhost='example.com', "
 			    "dc_hide_mailname='true').",
+		.fix_opensmtpd = "Put the mail domain in /etc/mailname (smtpd qualifies bare "
+				 "addresses with it), or add mail-from \"@example.com\" to the relay "
+				 "action of smtpd.conf; restart smtpd.",
 		.fix_generic = "Masquerade: qualify bare addresses with the mail domain.",
 	},
 	{
@@ -120,6 +132,8 @@ const struct mh_rule mh_rules[] = {
 				"sendmail.cf and submit.cf.",
 		.fix_exim = "qualify_domain applies to the envelope too: check rewrite rules "
 			    "that touch only headers.",
+		.fix_opensmtpd = "smtpd.conf: mail-from \"@example.com\" on the relay action "
+				 "rewrites the envelope sender's domain.",
 		.fix_generic = "Masquerade the envelope sender as well as the headers.",
 	},
 	{
@@ -270,6 +284,8 @@ const struct mh_rule mh_rules[] = {
 		.title = "No daemon, and nothing flushes the local queue",
 		.rationale = "Mail that cannot go at once waits forever.",
 		.fix_sendmail = "A cron entry: */15 * * * * sendmail -q; sendmail -Ac -q",
+		.fix_opensmtpd = "Run smtpd (it runs its own queue), with no 'listen on' line if "
+				 "nothing is delivered locally.",
 		.fix_generic = "Run the queue from cron or a systemd timer.",
 	},
 	{
@@ -280,6 +296,8 @@ const struct mh_rule mh_rules[] = {
 			     "127.0.0.1 where nothing listens: every message waits forever.",
 		.fix_sendmail = "submit.mc: FEATURE(`msp', `[relay.example.com]')dnl, or run "
 				"a loopback daemon; then flush with sendmail -Ac -q.",
+		.fix_opensmtpd = "Check the relay action's host in smtpd.conf; smtpctl show queue, "
+				 "then smtpctl schedule all.",
 		.fix_generic = "Point the submission path at something that listens; flush the "
 			       "queue.",
 	},
@@ -315,6 +333,8 @@ const char *mh_rule_remediation(const struct mh_rule *r, const char *product)
 		fix = r->fix_sendmail;
 	else if (product && strcmp(product, "exim") == 0)
 		fix = r->fix_exim;
+	else if (product && strcmp(product, "opensmtpd") == 0)
+		fix = r->fix_opensmtpd;
 	return fix ? fix : r->fix_generic;
 }
 
@@ -355,7 +375,16 @@ static const char *local_product(const struct mh_local *l)
 {
 	for (size_t i = 0; i < l->nlisteners; i++) {
 		const char *p = l->listeners[i].process;
-		if (!strcmp(p, "master") || !strcmp(p, "smtpd"))
+		if (!strcmp(p, "smtpd")) {
+			/* Postfix's smtpd and OpenSMTPD's daemon share the name */
+			if (strstr(l->listeners[i].exe, "postfix"))
+				return "postfix";
+			if (!strcmp(l->listeners[i].exe, "/usr/sbin/smtpd") ||
+			    (l->mta && l->mta->product && !strcmp(l->mta->product, "opensmtpd")))
+				return "opensmtpd";
+			return "postfix";
+		}
+		if (!strcmp(p, "master"))
 			return "postfix";
 		if (!strncmp(p, "sendmail", 8))
 			return "sendmail";
@@ -473,6 +502,33 @@ static void classify_mta(struct mh_host *h)
 }
 
 /*
+ * Where Sendmail's configuration has the default MSA (a DaemonPortOptions
+ * with Name=MSA on port 587 and no Addr=, which m4 adds unless
+ * FEATURE(no_default_msa)) and 587 is open on a non-loopback address: the
+ * setting's "where"; else NULL.
+ */
+static const char *default_msa(const struct mh_local *l)
+{
+	const struct mh_mta_config *c = l->mta;
+	int pi = mh_local_port_index(587);
+	bool open587 = false;
+
+	if (!c || !c->product || strcmp(c->product, "sendmail") != 0 || pi < 0)
+		return NULL;
+	for (size_t i = 0; i < l->naddrs; i++)
+		open587 |= !l->addrs[i].loopback && l->addrs[i].cell[pi] == MH_CELL_LISTENING;
+	if (!open587)
+		return NULL;
+	for (unsigned i = 0; i < c->nsettings && i < MH_MTA_SETTINGS_MAX; i++) {
+		const char *v = c->settings[i].value;
+		if (!strcmp(c->settings[i].key, "DaemonPortOptions") && strstr(v, "Name=MSA") &&
+		    strstr(v, "Port=587") && !strstr(v, "Addr="))
+			return c->settings[i].where;
+	}
+	return NULL;
+}
+
+/*
  * The rules of the local view (h->local, `mailhole local`): exposed-smtp,
  * loopback-only and partial-exposure from the interface x port table, the
  * evidence naming the address:port cells that listen.
@@ -487,8 +543,17 @@ static void classify_local(struct mh_host *h)
 	if (l->exposure == MH_EXPOSURE_EXPOSED && !h->mail_server) {
 		f = add_finding(h, "exposed-smtp", product);
 		if (f) {
-			local_cells(l, false, cells, sizeof(cells));
+			const char *msa = default_msa(l);
+			/* with the MSA's line to add, fewer cells (their count is kept) */
+			local_cells(l, false, cells, msa ? 130 : sizeof(cells));
 			snprintf(f->evidence, sizeof(f->evidence), "listening: %s", cells);
+			if (msa) {
+				size_t n = strlen(f->evidence);
+				snprintf(f->evidence + n, sizeof(f->evidence) - n,
+					 "; 587 is Sendmail's default MSA (%.60s, no "
+					 "FEATURE(no_default_msa))",
+					 msa);
+			}
 		}
 	}
 	if (l->exposure == MH_EXPOSURE_LOOPBACK) {
@@ -504,6 +569,40 @@ static void classify_local(struct mh_host *h)
 		if (f)
 			snprintf(f->evidence, sizeof(f->evidence), "%s", l->partial_evidence);
 	}
+}
+
+/*
+ * The rules of the outgoing path (h->local->queues, probes/local_queue.c):
+ * no-queue-runner when the MTA found needs a queue run that nothing runs,
+ * local-queue-stuck for the first queue judged stuck (the others counted).
+ */
+static void classify_queues(struct mh_host *h)
+{
+	const struct mh_local *l = h->local;
+	const struct mh_local_queues *q = l->queues;
+	const char *product = l->mta ? l->mta->product : NULL;
+	const struct mh_local_queue *first = NULL;
+	unsigned more = 0;
+	struct mh_finding *f;
+
+	if (!q)
+		return;
+	if (q->missing && (f = add_finding(h, "no-queue-runner", product)) != NULL)
+		snprintf(f->evidence, sizeof(f->evidence), "%s", q->missing_why);
+	for (unsigned i = 0; i < q->nq && i < MH_QUEUES_MAX; i++) {
+		if (!q->q[i].stuck)
+			continue;
+		if (!first)
+			first = &q->q[i];
+		else
+			more++;
+	}
+	if (first && (f = add_finding(h, "local-queue-stuck", product)) != NULL)
+		snprintf(f->evidence, sizeof(f->evidence),
+			 "%.60s: %u message%s%s, oldest %lld s; %.100s%s", first->path,
+			 first->count, first->count == 1 ? "" : "s",
+			 first->count_capped ? " or more" : "", (long long)first->oldest_age_s,
+			 first->why, more ? " (and other queues)" : "");
 }
 
 /*
@@ -624,6 +723,7 @@ void mh_classify(struct mh_host *h)
 	if (h->local) {
 		classify_local(h);
 		classify_mta(h);
+		classify_queues(h);
 	}
 	for (unsigned i = 0; i < h->nports; i++) {
 		const struct mh_port *p = &h->ports[i];
@@ -690,7 +790,8 @@ void mh_rules_markdown(FILE *f)
 {
 	static const char *const fixes[][2] = { { "Postfix", "postfix" },
 						{ "Sendmail", "sendmail" },
-						{ "Exim", "exim" } };
+						{ "Exim", "exim" },
+						{ "OpenSMTPD", "opensmtpd" } };
 
 	fputs("# Rule catalogue\n\n"
 	      "Generated from the rule table (`report/rules.c`) by `mailhole rules`; a test\n"
@@ -705,7 +806,7 @@ void mh_rules_markdown(FILE *f)
 		const struct mh_rule *r = &mh_rules[i];
 		fprintf(f, "\n## %s\n\n**%s** — %s\n\n%s\n\nRemediation:\n\n", r->id,
 			mh_severity_name(r->severity), r->title, r->rationale);
-		for (unsigned k = 0; k < 3; k++) {
+		for (unsigned k = 0; k < sizeof(fixes) / sizeof(fixes[0]); k++) {
 			const char *fix = mh_rule_remediation(r, fixes[k][1]);
 			if (fix != r->fix_generic)
 				fprintf(f, "- %s: %s\n", fixes[k][0], fix);

@@ -10,10 +10,12 @@
  * beyond its own addresses and resolves no name.
  *
  * The MTA: the running daemon (Postfix's master, sendmail's "sendmail: MTA",
- * exim) found under /proc in this network namespace, then its configuration
- * (Postfix: MAIL_CONFIG from the master's environment, else /etc/postfix;
- * Exim: the daemon's -C, else Debian's /etc/exim4 files; Sendmail: the
- * daemon's -C, else /etc/mail/sendmail.cf), read by probes/mta_*.c. With
+ * exim, OpenSMTPD's smtpd) found under /proc in this network namespace, then
+ * its configuration (Postfix: MAIL_CONFIG from the master's environment,
+ * else /etc/postfix; Exim: the daemon's -C, else Debian's /etc/exim4 files;
+ * Sendmail: the daemon's -C, else /etc/mail/sendmail.cf; OpenSMTPD: the
+ * daemon's -f, else /etc/smtpd.conf or /etc/mail/smtpd.conf), read by
+ * probes/mta_*.c. With
  * --root DIR only configuration under DIR is read: no /proc, no connection,
  * exposure "unknown". --config PATH names the main configuration file.
  */
@@ -28,6 +30,7 @@
 #include <strings.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mailhole/cli.h"
@@ -72,7 +75,8 @@ static void local_usage(FILE *f)
 	      "  --root DIR           read configuration under DIR only (no /proc, no\n"
 	      "                       connection; exposure unknown)\n"
 	      "  --config PATH        the MTA's main configuration file (main.cf: Postfix,\n"
-	      "                       *exim*: Exim, other *.cf: Sendmail)\n"
+	      "                       *exim*: Exim, *smtpd*.conf: OpenSMTPD, other *.cf:\n"
+	      "                       Sendmail)\n"
 	      "  --fail-on SEVERITY   exit 1 on findings at or above it (default high; none)\n"
 	      "  --timeout MS         how long a connection may take to answer (default 300)\n"
 	      "  --probe              send host-submission probes through this host's mail\n"
@@ -334,6 +338,23 @@ static void print_table(const struct mh_host *h, const char *hostname)
 		       : m->masq.domain[0] ? m->masq.domain
 		                           : "none (the host's name)");
 	}
+	if (l->queues) {
+		const struct mh_local_queues *q = l->queues;
+		for (unsigned i = 0; i < q->nq; i++) {
+			const struct mh_local_queue *e = &q->q[i];
+			if (!e->seen)
+				continue; /* said under "not seen" */
+			printf("queue %s: %u message%s%s", safe(s2, sizeof(s2), e->path), e->count,
+			       e->count == 1 ? "" : "s", e->count_capped ? " or more" : "");
+			if (e->count)
+				printf(", oldest %lld s", (long long)e->oldest_age_s);
+			printf("%s\n", e->stuck ? " (stuck)" : "");
+		}
+		for (unsigned i = 0; i < q->nr; i++)
+			if (q->r[i].active)
+				printf("queue runner: %s, %s\n", q->r[i].kind,
+				       safe(s2, sizeof(s2), q->r[i].where));
+	}
 	if (l->partial)
 		printf("partial exposure: %s\n", l->partial_evidence);
 	if (!l->agree)
@@ -373,12 +394,12 @@ static char *proc_file(const char *proc_root, const char *pid, const char *what,
 	return buf;
 }
 
-/* "-C PATH" or "-CPATH" among the args into out. */
-static void find_conf_arg(const char *args, size_t len, char *out, size_t size)
+/* "-C PATH" or "-CPATH" (opt "-C"; OpenSMTPD: "-f") among the args into out. */
+static void find_conf_arg(const char *args, size_t len, const char *opt, char *out, size_t size)
 {
 	for (size_t i = 0; i < len; i += strlen(args + i) + 1) {
 		const char *a = args + i;
-		if (strncmp(a, "-C", 2) != 0)
+		if (strncmp(a, opt, 2) != 0)
 			continue;
 		if (a[2])
 			mh_strlcpy(out, a + 2, size);
@@ -402,6 +423,54 @@ static bool same_netns(const char *proc_root, const char *pid)
 	return na == nb && !memcmp(la, lb, (size_t)na);
 }
 
+/* A sendmail command line (not a title) that runs a daemon: "-bd" among its args. */
+static bool sm_daemon_args(const char *args, size_t len)
+{
+	for (size_t i = 0; i < len; i += strlen(args + i) + 1)
+		if (!strcmp(args + i, "-bd"))
+			return true;
+	return false;
+}
+
+/*
+ * The -C of a Sendmail daemon whose title hides its arguments, from the
+ * command line it wrote into its pid file (mh_sendmail_pidfile_cmdline).
+ */
+static void sendmail_pidfile_conf(const char *proc_root, const char *pid, char *out, size_t size)
+{
+	char line[PATH_MAX + 256];
+	size_t n;
+
+	if (mh_sendmail_pidfile_cmdline(proc_root, pid, line, sizeof(line)) < 0)
+		return;
+	n = strlen(line);
+	for (size_t i = 0; i < n; i++)
+		if (line[i] == ' ' || line[i] == '\t')
+			line[i] = '\0';
+	find_conf_arg(line, n + 1, "-C", out, size);
+}
+
+/*
+ * Whether a process named "smtpd" is OpenSMTPD's, not Postfix's smtpd (which
+ * master runs as "smtpd -n smtp -t inet ..."): by its executable when it can
+ * be read, else by its command line ("/usr/sbin/smtpd ...", or the titles
+ * its processes give themselves, "smtpd: queue").
+ */
+static bool opensmtpd_proc(const char *exe, const char *cmd, size_t cmdlen)
+{
+	if (exe[0])
+		return !strstr(exe, "postfix") && strstr(exe, "smtpd") != NULL;
+	if (!cmd || !cmdlen)
+		return false;
+	if (!strncmp(cmd, "smtpd:", 6) || strstr(cmd, "/sbin/smtpd"))
+		return !strstr(cmd, "postfix");
+	if (!strcmp(cmd, "smtpd")) {
+		size_t n = strlen(cmd) + 1;
+		return !(n < cmdlen && !strcmp(cmd + n, "-n")); /* Postfix: "-n smtp" */
+	}
+	return false;
+}
+
 /*
  * Looks for an MTA daemon in this network namespace: one that owns a
  * listening socket first, else the lowest pid.
@@ -410,6 +479,7 @@ static void find_mta_proc(const char *proc_root, const struct mh_local *l, struc
 {
 	DIR *d = opendir(proc_root);
 	struct dirent *e;
+	char smtpd_f[PATH_MAX] = "";
 
 	memset(mp, 0, sizeof(*mp));
 	mp->pid = -1;
@@ -436,11 +506,18 @@ static void find_mta_proc(const char *proc_root, const struct mh_local *l, struc
 		if (!strcmp(comm, "master") &&
 		    (strstr(exe, "postfix") || (cmd && strstr(cmd, "postfix"))))
 			product = "postfix";
-		else if (!strcmp(comm, "sendmail-mta") || (!strncmp(comm, "sendmail", 8) && cmd &&
-		                                           !strncmp(cmd, "sendmail: MTA", 13)))
+		else if (!strcmp(comm, "sendmail-mta") ||
+		         (!strncmp(comm, "sendmail", 8) && cmd &&
+		          (!strncmp(cmd, "sendmail: MTA", 13) ||
+		           strstr(cmd, ": accepting connections") || sm_daemon_args(cmd, cmdlen))))
 			product = "sendmail";
 		else if (!strcmp(comm, "exim4") || !strcmp(comm, "exim"))
 			product = "exim";
+		else if (!strcmp(comm, "smtpd") && opensmtpd_proc(exe, cmd, cmdlen))
+			product = "opensmtpd";
+		/* OpenSMTPD's children rewrite their command line: keep the -f of any */
+		if (product && !strcmp(product, "opensmtpd") && cmd && !smtpd_f[0])
+			find_conf_arg(cmd, cmdlen, "-f", smtpd_f, sizeof(smtpd_f));
 		if (product && same_netns(proc_root, e->d_name)) {
 			for (size_t i = 0; i < l->nlisteners; i++)
 				owns |= l->listeners[i].pid == (int)pid;
@@ -451,8 +528,12 @@ static void find_mta_proc(const char *proc_root, const struct mh_local *l, struc
 				mp->owns_listener = owns;
 				mp->mail_config[0] = mp->conf_arg[0] = '\0';
 				if (cmd)
-					find_conf_arg(cmd, cmdlen, mp->conf_arg,
-					              sizeof(mp->conf_arg));
+					find_conf_arg(cmd, cmdlen,
+					              !strcmp(product, "opensmtpd") ? "-f" : "-C",
+					              mp->conf_arg, sizeof(mp->conf_arg));
+				if (!strcmp(product, "sendmail") && !mp->conf_arg[0])
+					sendmail_pidfile_conf(proc_root, e->d_name, mp->conf_arg,
+					                      sizeof(mp->conf_arg));
 				if (!strcmp(product, "postfix")) {
 					size_t elen = 0;
 					char *env =
@@ -470,6 +551,8 @@ static void find_mta_proc(const char *proc_root, const struct mh_local *l, struc
 		free(cmd);
 	}
 	closedir(d);
+	if (mp->product && !strcmp(mp->product, "opensmtpd") && !mp->conf_arg[0])
+		mh_strlcpy(mp->conf_arg, smtpd_f, sizeof(mp->conf_arg));
 }
 
 static bool file_exists(const char *path)
@@ -494,6 +577,8 @@ static const char *config_product(const char *path)
 	n = strlen(base);
 	if (!strcmp(base, "main.cf"))
 		return "postfix";
+	if (strstr(base, "smtpd") && n > 5 && !strcmp(base + n - 5, ".conf"))
+		return "opensmtpd";
 	if (strstr(base, "exim"))
 		return "exim";
 	if (n > 3 && !strcmp(base + n - 3, ".cf"))
@@ -517,6 +602,27 @@ static void dir_of(const char *path, char *out, size_t size)
 		n = size - 1;
 	memcpy(out, path, n);
 	out[n] = '\0';
+}
+
+/*
+ * OpenSMTPD's configuration under root: /etc/smtpd.conf (Debian and most
+ * Linux packages), /etc/mail/smtpd.conf (OpenBSD), into path. 0 when one
+ * exists; -1 otherwise, with path the first, when the daemon's binary
+ * (/usr/sbin/smtpd) is there (so that "not read" is said); -2: no OpenSMTPD.
+ */
+static int opensmtpd_conf(const char *root, char *path, size_t size)
+{
+	char bin[PATH_MAX];
+
+	under(root, "/etc/smtpd.conf", path, size);
+	if (file_exists(path))
+		return 0;
+	under(root, "/etc/mail/smtpd.conf", path, size);
+	if (file_exists(path))
+		return 0;
+	under(root, "/usr/sbin/smtpd", bin, sizeof(bin));
+	under(root, "/etc/smtpd.conf", path, size);
+	return file_exists(bin) ? -1 : -2;
 }
 
 /* Postfix's postmulti instances: each instance's masquerading, as notes. */
@@ -604,7 +710,7 @@ static int local_mta(const struct local_config *c, struct mh_local *l, const cha
 		if (!product)
 			return mh_err(err, errlen, MH_EINVAL,
 			              "--config %s: cannot tell the MTA from the name (main.cf, "
-			              "*exim*, *.cf)",
+			              "*exim*, *smtpd*.conf, *.cf)",
 			              c->config);
 		if (access(c->config, R_OK) < 0)
 			return mh_err(err, errlen, MH_EINVAL, "--config %s: %s", c->config,
@@ -626,6 +732,8 @@ static int local_mta(const struct local_config *c, struct mh_local *l, const cha
 			if (file_exists(path3))
 				product = "exim";
 		}
+		if (!product && opensmtpd_conf(root, path, sizeof(path)) != -2)
+			product = "opensmtpd";
 	}
 	if (!product)
 		return 0;
@@ -648,6 +756,14 @@ static int local_mta(const struct local_config *c, struct mh_local *l, const cha
 		rc = mh_postfix_read(path, hostname, m, e, sizeof(e));
 		if (rc == 0)
 			postfix_instances(m, root, hostname);
+	} else if (!strcmp(product, "opensmtpd")) {
+		if (c->config)
+			mh_strlcpy(path, c->config, sizeof(path));
+		else if (mp.conf_arg[0])
+			mh_strlcpy(path, mp.conf_arg, sizeof(path));
+		else
+			opensmtpd_conf(root, path, sizeof(path));
+		rc = mh_opensmtpd_read(path, root, hostname, m, e, sizeof(e));
 	} else if (!strcmp(product, "exim")) {
 		const char *conf = NULL, *deb = NULL;
 		if (c->config) {
@@ -713,6 +829,19 @@ static int local_mta(const struct local_config *c, struct mh_local *l, const cha
 	}
 	l->mta = m;
 	read_aliases(l, root);
+	/* who runs the queues, what waits in them (probes/local_queue.c) */
+	l->queues = calloc(1, sizeof(*l->queues));
+	if (l->queues) {
+		struct mh_queue_opts qo = {
+		    .root = root, .proc_root = root ? NULL : "/proc", .now = (int64_t)time(NULL)};
+		mh_local_queues_gather(&qo, m, l, l->queues);
+		for (unsigned i = 0; i < l->queues->nnotes; i++)
+			mh_local_note(l, "%s", l->queues->notes[i]);
+		for (unsigned i = 0; i < l->queues->nq; i++)
+			if (!l->queues->q[i].seen)
+				mh_local_note(l, "queue %.150s: %s", l->queues->q[i].path,
+				              l->queues->q[i].unseen);
+	}
 	return 0;
 }
 

@@ -151,6 +151,130 @@ int mh_proc_net_route_default(const char *buf, size_t len, char *ifname, size_t 
  */
 int mh_local_read_file(const char *path, char **out, size_t *len, int *eno);
 
+/*
+ * ---- The outgoing path when no daemon listens (probes/local_queue.c) ----
+ *
+ * Who runs the local queues (a queue-runner process, the MTA's own daemon,
+ * a cron entry, a systemd timer), what waits in them and since when, and
+ * where Sendmail's submission program (submit.cf) sends what it queues.
+ */
+
+/* The queues a runner covers (a bit mask). */
+enum {
+	MH_QR_MQUEUE = 1 << 0,   /* Sendmail's MTA queue (/var/spool/mqueue) */
+	MH_QR_CLIENT = 1 << 1,   /* Sendmail's MSP queue (clientmqueue, mqueue-client) */
+	MH_QR_POSTFIX = 1 << 2,  /* Postfix's queues */
+	MH_QR_EXIM = 1 << 3,     /* Exim's spool */
+	MH_QR_OPENSMTPD = 1 << 4 /* OpenSMTPD's queue */
+};
+
+/* One thing that runs a queue. */
+struct mh_queue_runner {
+	char kind[16];     /* "process", "daemon", "cron", "timer", "service" */
+	unsigned covers;   /* MH_QR_* */
+	bool active;       /* counts (a timer or a service that is not enabled does not) */
+	char what[200];    /* the process title, the cron command, the ExecStart= line */
+	char where[160];   /* "pid 123", "/etc/cron.d/sendmail:4", "mailq.timer" */
+};
+
+/* One local queue. */
+struct mh_local_queue {
+	char name[24];          /* "sendmail-mqueue", "sendmail-clientmqueue",
+				   "postfix-deferred", "postfix-active", "postfix-incoming",
+				   "postfix-maildrop", "exim-input" */
+	unsigned covers;        /* the MH_QR_* bit of this queue */
+	char path[PATH_MAX];    /* as on the host (without --root) */
+	bool seen;              /* it could be read (else `unseen` says why) */
+	char unseen[96];
+	unsigned count;         /* messages: Sendmail qf*, Exim *-H, Postfix queue files */
+	bool count_capped;      /* counting stopped at MH_QUEUE_COUNT_MAX */
+	int64_t oldest;         /* mtime of the oldest message (Unix time); 0: none */
+	int64_t oldest_age_s;   /* now - oldest */
+	bool covered;           /* an active runner covers it */
+	bool stuck;             /* local-queue-stuck: see mh_local_queues_judge */
+	char why[200];          /* why it is stuck */
+};
+
+#define MH_QUEUES_MAX 8
+#define MH_RUNNERS_MAX 12
+#define MH_QUEUE_COUNT_MAX 100000
+/* Age from which a queued message counts as stuck even with a runner. */
+#define MH_QUEUE_STUCK_AGE_S 3600
+
+struct mh_local_queues {
+	struct mh_local_queue q[MH_QUEUES_MAX];
+	unsigned nq;
+	struct mh_queue_runner r[MH_RUNNERS_MAX];
+	unsigned nr;
+	bool processes_seen;     /* /proc was looked at (not with --root) */
+	unsigned needs;          /* MH_QR_* the MTA found needs run */
+	unsigned missing;        /* of those, what no active runner covers (and is not
+				    in unsure) */
+	unsigned unsure;         /* MH_QR_* a process may run, which could not be
+				    told (a Sendmail daemon's arguments, not root) */
+	char missing_why[256];   /* no-queue-runner evidence */
+	/* Sendmail's MSP: where submit.cf sends, and whether anything listens there */
+	char msp_host[128];      /* "[127.0.0.1]"; "" = no submit.cf */
+	uint16_t msp_port;
+	char msp_where[128];
+	bool msp_loopback;
+	enum mh_tri msp_listening; /* from the table; UNKNOWN without it (--root) */
+	unsigned nnotes;
+	char notes[4][160];      /* what could not be read (crontabs without root) */
+};
+
+/*
+ * Classifies one shell command line (a crontab line, an ExecStart=, a
+ * script line): the MH_QR_* queues it runs. `sendmail -q...` (also
+ * sendmail-mta, runq): Sendmail's MTA queue, Postfix's and Exim's (their
+ * sendmail runs the queue too); with -Ac, or Debian's `sendmail cron-msp`:
+ * the MSP queue; `postqueue -f`, `postfix flush`: Postfix; `exim -q...`,
+ * `exim4 -q...`: Exim; `smtpctl schedule`: OpenSMTPD. A test (`test -x
+ * /usr/sbin/sendmail`) runs nothing. 0: none.
+ */
+unsigned mh_queue_command(const char *line, size_t len);
+
+/*
+ * A Sendmail daemon's command line from its pid file (the daemon rewrites
+ * its own argv into a title such as "sendmail: accepting connections",
+ * but keeps the pid file open and writes "PID\nCOMMAND LINE" into it): the
+ * open file of PROC_ROOT/PID/fd/ whose name ends in ".pid" and whose first
+ * line is PID. Its second line into out (sanitized). 0, or -1 when there is
+ * none or it cannot be read (not root).
+ */
+int mh_sendmail_pidfile_cmdline(const char *proc_root, const char *pid, char *out, size_t size);
+
+struct mh_queue_opts {
+	const char *root;      /* files under it; NULL or "" = / */
+	const char *proc_root; /* processes from it ("/proc"); NULL = not looked at */
+	int64_t now;           /* Unix time the ages are measured at */
+};
+
+/*
+ * Gathers runners (processes in this network namespace, /etc/crontab,
+ * /etc/cron.d/, the scripts of /etc/cron.{hourly,daily,weekly,monthly}/, readable
+ * /var/spool/cron/crontabs/, systemd timers with their services, and with
+ * no processes to look at, services enabled at boot), the queues of the MTA
+ * mta names (paths from its settings: QueueDirectory, submit.cf
+ * QueueDirectory, queue_directory) and submit.cf's host, then judges (with
+ * l's table when l is not NULL). *out is the caller's. 0, or MH_ENOMEM.
+ */
+int mh_local_queues_gather(const struct mh_queue_opts *o, const struct mh_mta_config *mta,
+			   const struct mh_local *l, struct mh_local_queues *out);
+
+/*
+ * Fills covered / stuck / why of every queue and needs / missing /
+ * missing_why from the runners, the queues and the MSP: a queue is stuck
+ * when it holds messages and either no active runner covers it, or its
+ * oldest message is MH_QUEUE_STUCK_AGE_S old, or (the MSP queue) submit.cf
+ * sends to a loopback address where nothing listens. Pure: tests feed it
+ * synthetic records.
+ */
+void mh_local_queues_judge(struct mh_local_queues *q, const char *product);
+
+/* Counts the messages of one queue folder (recursing 3 levels) into q. */
+void mh_local_queue_count(struct mh_local_queue *q, const char *dir, int64_t now);
+
 /* Most notes in mh_local.unseen. */
 #define MH_LOCAL_UNSEEN_MAX 8
 #define MH_LOCAL_NOTE_LEN 200
@@ -169,6 +293,8 @@ struct mh_local {
 	char unseen[MH_LOCAL_UNSEEN_MAX][MH_LOCAL_NOTE_LEN]; /* what could not be seen */
 	struct mh_mta_config *mta;    /* the MTA found and its configuration (mta.h);
 					 owned, NULL when none was found */
+	struct mh_local_queues *queues; /* runners, queues, MSP (local_queue.c); owned,
+					   NULL when no MTA was found */
 	bool aliases;                 /* /etc/aliases (under --root) has entries */
 	char aliases_where[128];      /* "aliases:3" of the first entry */
 };
@@ -192,7 +318,8 @@ void mh_local_judge(struct mh_local *l);
 /*
  * Rows of the table from getifaddrs(): interfaces that are up, their IPv4
  * and IPv6 addresses (link-local with scope), then 127.0.0.1 and ::1 when
- * not listed. IPv6 addresses that PROC_ROOT/net/if_inet6 marks tentative or
+ * not listed, then any other loopback address one of l->listeners is bound
+ * to (127.0.0.2; ::ffff:127.0.0.2 as 127.0.0.2), on "lo". IPv6 addresses that PROC_ROOT/net/if_inet6 marks tentative or
  * failed (duplicate address detection) are left out with a note. Cells are
  * not probed. 0 or MH_EIO / MH_ENOMEM (err set).
  */

@@ -127,4 +127,25 @@ int mh_sendmail_parse(const struct mh_sendmail_src *cf, const struct mh_sendmail
 		      const struct mh_sendmail_src *mc, struct mh_mta_config *out, char *err,
 		      size_t errlen);
 
+/*
+ * OpenSMTPD: reads smtpd.conf (probes/mta_opensmtpd.c): "listen on" lines
+ * (interface, family, port, tls / smtps), "action NAME relay [host URL]
+ * [mail-from ADDR]" and the local methods, "match ... action NAME" (which
+ * action outgoing mail takes), macros and includes (read under root; NULL
+ * or "" = /). The server name is ROOT/etc/mailname when it exists, else
+ * hostname: bare addresses are qualified with it.
+ */
+int mh_opensmtpd_read(const char *conf_path, const char *root, const char *hostname,
+		      struct mh_mta_config *out, char *err, size_t errlen);
+
+/*
+ * The same over text in memory (the fuzz target's entry point): name is
+ * the file's path for messages ("NAME:LINE: ...") and `where`; includes are
+ * noted, not read; mailname is /etc/mailname's first line or NULL. 0, or
+ * MH_EINVAL / MH_ELIMIT / MH_ENOMEM (err set).
+ */
+int mh_opensmtpd_parse(const char *buf, size_t len, const char *name, const char *hostname,
+		       const char *mailname, struct mh_mta_config *out, char *err,
+		       size_t errlen);
+
 #endif

@@ -26,6 +26,7 @@ struct mh_rule {
 	const char *fix_postfix;       /* remediation for each MTA (NULL: use fix_generic) */
 	const char *fix_sendmail;
 	const char *fix_exim;
+	const char *fix_opensmtpd;
 	const char *fix_generic;
 };
 
@@ -33,7 +34,7 @@ struct mh_rule {
 extern const struct mh_rule mh_rules[];
 extern const unsigned mh_nrules;
 const struct mh_rule *mh_rule_find(const char *id);
-/* The remediation for an MTA product ("postfix", "sendmail", "exim", or NULL). */
+/* The remediation for an MTA product ("postfix", "sendmail", "exim", "opensmtpd", or NULL). */
 const char *mh_rule_remediation(const struct mh_rule *r, const char *product);
 
 /*
