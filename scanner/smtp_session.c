@@ -473,6 +473,7 @@ static bool relay_start(struct mh_smtp_session *s)
 
 	res->relay_tested = true;
 	res->relay_tls = res->tls_done;
+	mh_strlcpy(res->relay_domain, s->probes.relay_domain, sizeof(res->relay_domain));
 	n = mh_relay_variants(s->probes.relay_domain, relay_server_name(res, name, sizeof(name)),
 	                      s->server_ip, own && *own ? own : NULL, v, MH_RELAY_VARIANTS_MAX, err,
 	                      sizeof(err));

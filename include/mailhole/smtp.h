@@ -133,7 +133,8 @@ struct mh_smtp_result {
 	 * The open-relay test (appended; all zero when not run): the pairs of
 	 * mh_relay_variants(), each MAIL FROM, RCPT TO, then RSET before the next.
 	 */
-	bool relay_tested;                               /* the pairs were generated */
+	bool relay_tested;                               /* the test started */
+	char relay_domain[254];                          /* toward this domain */
 	bool relay_tls;                                  /* run over TLS */
 	unsigned relay_nvariants;                        /* pairs generated */
 	unsigned relay_ntried;                           /* pairs whose RCPT TO was answered */
