@@ -577,7 +577,9 @@ static void classify_probes(struct mh_host *h, const struct mh_port *p, const ch
 			if (!(r->relay_accepted & (1u << i)) || !r->relay_names[i])
 				continue;
 			n++;
-			if (strlen(names) + strlen(r->relay_names[i]) + 2 < sizeof(names) - 16) {
+			/* in order: once one does not fit, the rest are counted */
+			if (shown == n - 1 &&
+			    strlen(names) + strlen(r->relay_names[i]) + 2 < sizeof(names) - 16) {
 				append(names, sizeof(names), r->relay_names[i]);
 				shown++;
 			}
