@@ -592,9 +592,10 @@ static void classify_probes(struct mh_host *h, const struct mh_port *p, const ch
 			snprintf(data, sizeof(data), "; message %.8s: %.70s",
 				 r->relay_data_end_code / 100 == 2 ? "accepted" : "refused",
 				 r->relay_data_reply);
-		snprintf(f->evidence, sizeof(f->evidence),
-			 "%u/tcp accepted %u of %u pairs toward %.60s (%s)%s", p->port, n,
-			 r->relay_ntried, r->relay_domain, names, data);
+		char ev[512];
+		snprintf(ev, sizeof(ev), "%u/tcp accepted %u of %u pairs toward %.60s (%s)%s",
+			 p->port, n, r->relay_ntried, r->relay_domain, names, data);
+		mh_strlcpy(f->evidence, ev, sizeof(f->evidence)); /* cut if it must be */
 	}
 }
 

@@ -1070,11 +1070,11 @@ static bool probe_phase(struct mh_smtp_session *s, bool is_eof, bool flag)
 		mh_sanitize_line(part, sizeof(part), p, n);
 	if (relay) {
 		s->res->relay_error = tag;
-		snprintf(s->res->relay_detail, sizeof(s->res->relay_detail), "in %s%s%s",
+		snprintf(s->res->relay_detail, sizeof(s->res->relay_detail), "in %s%s%.120s",
 		         mh_smtp_state_name(s->state), *part ? ": " : "", part);
 	} else {
 		s->res->vrfy_error = tag;
-		snprintf(s->res->vrfy_detail, sizeof(s->res->vrfy_detail), "in %s %s%s%s",
+		snprintf(s->res->vrfy_detail, sizeof(s->res->vrfy_detail), "in %s %s%s%.120s",
 		         s->step < MH_VRFY_Q_EXPN_ROOT ? "VRFY" : "EXPN",
 		         s->step % 2 == 0 ? "root" : s->res->vrfy_bogus, *part ? ": " : "", part);
 	}
