@@ -218,7 +218,7 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
-		case 'p': port = atoi(optarg); break;
+		case 'p': port = (int)strtol(optarg, NULL, 10); break;
 		case 'P': pidfile = optarg; break;
 		default:
 			fprintf(stderr, "usage: %s -c CERT -k KEY [-p PORT] [-P PIDFILE]\n", argv[0]);
