@@ -18,6 +18,7 @@
 #include <json-c/json.h>
 
 #include "mailhole/common.h"
+#include "mailhole/engine.h"
 #include "mailhole/host.h"
 #include "mailhole/report.h"
 #include "mailhole/rules.h"
@@ -320,12 +321,36 @@ static void test_relay_open(void **state)
 	mh_host_free(&h);
 }
 
+/* The whole-session deadline grows with the checks that are on, and only then. */
+static void test_session_deadline(void **state)
+{
+	struct mh_scan_opts o;
+
+	(void)state;
+	mh_scan_opts_defaults(&o);
+	assert_false(o.vrfy);
+	assert_null(o.relay_domain);
+	assert_false(o.relay_data);
+	assert_int_equal(mh_scan_session_ms(&o), 10000);
+	o.relay_data = true; /* without a relay domain: nothing */
+	assert_int_equal(mh_scan_session_ms(&o), 10000);
+	o.vrfy = true;
+	assert_int_equal(mh_scan_session_ms(&o), 10000 + MH_VRFY_EXTRA_MS);
+	o.relay_domain = TEST_DOMAIN;
+	assert_int_equal(mh_scan_session_ms(&o),
+	                 10000 + MH_VRFY_EXTRA_MS + MH_RELAY_EXTRA_MS + MH_RELAY_DATA_EXTRA_MS);
+	o.session_ms = 600000; /* the largest --session-timeout: no overflow */
+	assert_true(mh_scan_session_ms(&o) > 600000);
+	/* Postfix's tarpit (1 s a reply) fits the reply deadline of the checks */
+	assert_true(MH_PROBE_REPLY_MS > 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_vrfy_discloses), cmocka_unit_test(test_vrfy_no_finding),
 	    cmocka_unit_test(test_not_asked),      cmocka_unit_test(test_relay_closed),
-	    cmocka_unit_test(test_relay_open),
+	    cmocka_unit_test(test_relay_open),     cmocka_unit_test(test_session_deadline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
