@@ -8,8 +8,11 @@
  *    that refuses bad codes, NULs and other binary, mismatched codes;
  *  - the session: a state machine (shape of curl's lib/smtp.c) that reads
  *    the greeting, sends EHLO (HELO when EHLO is refused), reads the
- *    capabilities, sends QUIT. The engine feeds it bytes, sends what it
- *    asks to send, and tells it about EOF and deadlines;
+ *    capabilities, optionally runs STARTTLS and EHLO again, then, when
+ *    asked for, VRFY / EXPN and the open-relay test (probe_smtp.h decides
+ *    what to send and what the answers mean), and sends QUIT. The engine
+ *    feeds it bytes, sends what it asks to send, and tells it about EOF
+ *    and deadlines;
  *  - the fingerprint: which MTA product and version, from greeting and EHLO,
  *    table-driven; unknown stays NULL, never guessed.
  *
