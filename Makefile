@@ -3,7 +3,8 @@
 #   make run     install what is missing, build, run `mailhole` (= audit of this host)
 #   make test    the same set-up, then every test: plain build, ASan+UBSan build,
 #                fuzz targets (short), integration labs, the banned-function check
-#   make bench   the side-by-side benchmark against nmap, masscan and zmap
+#   make bench   the side-by-side benchmarks against nmap, masscan and zmap (sweep) and
+#                nmap --script ssl-cert (STARTTLS, bench/starttls.sh)
 #   make fuzz    the fuzz targets for longer (FUZZ_SECONDS, default 300 each)
 SHELL := /bin/bash
 BUILD ?= build
@@ -52,6 +53,7 @@ fuzz: deps
 
 bench: build
 	bench/run.sh $(BUILD)
+	bench/starttls.sh $(BUILD)
 
 format:
 	clang-format -i scanner/*.c probes/*.c report/*.c include/mailhole/*.h tests/unit/*.c \

@@ -1438,6 +1438,50 @@ static void render_findings(struct hbuf *b, const struct doc_view *v)
 	hb_puts(b, "</tbody></table></div>\n</section>\n");
 }
 
+/* --vrfy and --relay-test: the verdicts, the accepted pairs, the message. */
+static void render_smtp_checks(struct hbuf *b, struct json_object *smtp)
+{
+	struct json_object *chk = jget(smtp, "vrfy_check"), *relay = jget(smtp, "relay"), *v;
+	long long n = 0;
+
+	if (chk && json_object_is_type(chk, json_type_object)) {
+		hb_puts(b, "<span class=\"lbl\">VRFY / EXPN</span><p>VRFY ");
+		hb_value(b, jget(smtp, "vrfy"));
+		hb_puts(b, ", EXPN ");
+		hb_value(b, jget(smtp, "expn"));
+		if (jstr(chk, "error", NULL)) {
+			hb_puts(b, " <span class=\"muted\">(");
+			hb_field(b, chk, "error");
+			hb_puts(b, ")</span>");
+		}
+		hb_puts(b, "</p>");
+	}
+	if (relay && json_object_is_type(relay, json_type_object)) {
+		struct json_object *acc = jarr(relay, "accepted");
+		hb_puts(b, "<span class=\"lbl\">Open-relay test</span><p>");
+		jint(relay, "tested", &n);
+		hb_printf(b, "%zu of %lld pairs accepted toward ", jlen(acc), n);
+		hb_field(b, relay, "domain");
+		for (size_t k = 0; k < jlen(acc); k++) {
+			hb_puts(b, k ? " <code>" : "<br><code>");
+			hb_value(b, json_object_array_get_idx(acc, k));
+			hb_puts(b, "</code>");
+		}
+		if ((v = jget(relay, "data")) && json_object_is_type(v, json_type_object)) {
+			hb_puts(b, "<br>message <code>");
+			hb_field(b, v, "tag");
+			hb_puts(b, "</code>: ");
+			hb_field(b, v, "reply");
+		}
+		if (jstr(relay, "error", NULL)) {
+			hb_puts(b, "<br><span class=\"muted\">");
+			hb_field(b, relay, "error");
+			hb_puts(b, "</span>");
+		}
+		hb_puts(b, "</p>");
+	}
+}
+
 static void render_smtp(struct hbuf *b, struct json_object *po)
 {
 	struct json_object *smtp = jget(po, "smtp"), *ehlo, *caps, *v;
@@ -1499,6 +1543,7 @@ static void render_smtp(struct hbuf *b, struct json_object *po)
 		}
 		hb_puts(b, "</p>");
 	}
+	render_smtp_checks(b, smtp);
 }
 
 /* A table of an array of objects with the given columns (local, probes). */

@@ -101,6 +101,105 @@ static struct json_object *tls_to_json(const struct mh_smtp_result *r)
 	return o;
 }
 
+/* "tag: detail", or "tag", or NULL. */
+static struct json_object *jerr(const char *tag, const char *detail)
+{
+	char buf[MH_SMTP_DETAIL_MAX + 64];
+
+	if (!tag)
+		return NULL;
+	if (detail && detail[0])
+		snprintf(buf, sizeof(buf), "%s: %s", tag, detail);
+	else
+		snprintf(buf, sizeof(buf), "%s", tag);
+	return jstr(buf);
+}
+
+static struct json_object *jcode(int code)
+{
+	return code ? json_object_new_int(code) : NULL;
+}
+
+/* "vrfy_check": the questions and answers behind "vrfy" / "expn"; null when not asked. */
+static struct json_object *vrfy_to_json(const struct mh_smtp_result *r)
+{
+	static const char *const verbs[MH_VRFY_Q_COUNT] = { "VRFY", "VRFY", "EXPN", "EXPN" };
+	struct json_object *o, *a;
+
+	if (!r->vrfy_tested)
+		return NULL;
+	o = json_object_new_object();
+	a = json_object_new_array();
+	json_object_object_add(o, "tls", json_object_new_boolean(r->vrfy_tls));
+	json_object_object_add(o, "bogus", jstr(r->vrfy_bogus));
+	for (unsigned q = 0; q < MH_VRFY_Q_COUNT; q++) {
+		struct json_object *e;
+		char cmd[48];
+		if (!r->vrfy_codes[q])
+			continue;
+		e = json_object_new_object();
+		snprintf(cmd, sizeof(cmd), "%s %s", verbs[q], q % 2 ? r->vrfy_bogus : "root");
+		json_object_object_add(e, "command", jstr(cmd));
+		json_object_object_add(e, "code", json_object_new_int(r->vrfy_codes[q]));
+		json_object_object_add(e, "reply", jstr(r->vrfy_replies[q]));
+		json_object_array_add(a, e);
+	}
+	json_object_object_add(o, "answers", a);
+	json_object_object_add(o, "error", jerr(r->vrfy_error, r->vrfy_detail));
+	return o;
+}
+
+/* "relay": the open-relay test; null when not run. */
+static struct json_object *relay_to_json(const struct mh_smtp_result *r)
+{
+	struct json_object *o, *acc, *pairs, *first = NULL, *data = NULL;
+
+	if (!r->relay_tested)
+		return NULL;
+	o = json_object_new_object();
+	acc = json_object_new_array();
+	pairs = json_object_new_array();
+	for (unsigned i = 0; i < r->relay_nvariants && i < MH_RELAY_VARIANTS_MAX; i++) {
+		struct json_object *p = json_object_new_object();
+		json_object_object_add(p, "name", jstr(r->relay_names[i]));
+		json_object_object_add(p, "mail", jcode(r->relay_mail_codes[i]));
+		json_object_object_add(p, "rcpt", jcode(r->relay_rcpt_codes[i]));
+		json_object_array_add(pairs, p);
+		if (r->relay_accepted & (1u << i))
+			json_object_array_add(acc, jstr(r->relay_names[i]));
+	}
+	if (r->relay_accepted) {
+		first = json_object_new_object();
+		json_object_object_add(first, "mail_from", jstr(r->relay_mail_from));
+		json_object_object_add(first, "rcpt_to", jstr(r->relay_rcpt_to));
+		json_object_object_add(first, "reply", jstr(r->relay_reply));
+	}
+	if (r->relay_data_tried) {
+		data = json_object_new_object();
+		json_object_object_add(data, "pair",
+				       r->relay_data_variant < MH_RELAY_VARIANTS_MAX
+					       ? jstr(r->relay_names[r->relay_data_variant])
+					       : NULL);
+		json_object_object_add(data, "tag", jstr(r->relay_tag));
+		json_object_object_add(data, "code", jcode(r->relay_data_code));
+		json_object_object_add(data, "end_code", jcode(r->relay_data_end_code));
+		json_object_object_add(data, "reply",
+				       r->relay_data_reply[0] ? jstr(r->relay_data_reply) : NULL);
+		json_object_object_add(data, "accepted",
+				       json_object_new_boolean(r->relay_data_end_code / 100 == 2));
+	}
+	json_object_object_add(o, "domain", jstr(r->relay_domain));
+	json_object_object_add(o, "tls", json_object_new_boolean(r->relay_tls));
+	json_object_object_add(o, "variants", json_object_new_int((int)r->relay_nvariants));
+	json_object_object_add(o, "tested", json_object_new_int((int)r->relay_ntried));
+	json_object_object_add(o, "accepted", acc);
+	json_object_object_add(o, "pairs", pairs);
+	json_object_object_add(o, "first_accepted", first);
+	json_object_object_add(o, "data", data);
+	json_object_object_add(o, "error", jerr(r->relay_error, r->relay_detail));
+	return o;
+}
+
 static struct json_object *smtp_to_json(const struct mh_smtp_result *r, const struct mh_mta *mta)
 {
 	struct json_object *o = json_object_new_object();
@@ -136,7 +235,11 @@ static struct json_object *smtp_to_json(const struct mh_smtp_result *r, const st
 	} else {
 		json_object_object_add(o, "ehlo_tls", NULL);
 	}
-	json_object_object_add(o, "vrfy", NULL); /* not tested */
+	/* "discloses" | "ambiguous" | "disabled" | null (not asked, or no usable answer) */
+	json_object_object_add(o, "vrfy", r->vrfy_tested ? jstr(r->vrfy) : NULL);
+	json_object_object_add(o, "expn", r->vrfy_tested ? jstr(r->expn) : NULL);
+	json_object_object_add(o, "vrfy_check", vrfy_to_json(r));
+	json_object_object_add(o, "relay", relay_to_json(r));
 	json_object_object_add(o, "error", jstr(r->error));
 	json_object_object_add(o, "error_detail",
 			       r->error && r->detail[0] ? jstr(r->detail) : NULL);

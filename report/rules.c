@@ -187,7 +187,12 @@ const struct mh_rule mh_rules[] = {
 		.id = "open-relay",
 		.severity = MH_SEV_CRITICAL,
 		.title = "The server relays mail to a foreign domain",
-		.rationale = "Anyone can send mail through it.",
+		.rationale = "Anyone can send mail through it. Found by the open-relay test "
+			     "(--relay-test: MAIL FROM / RCPT TO pairs toward the policy's "
+			     "relay_test_domain only, RSET between them); the evidence names the "
+			     "pairs the server accepted. With --relay-test-data a tagged message "
+			     "went through the first of them: its arrival at the test domain "
+			     "proves the relaying.",
 		.fix_postfix = "main.cf: smtpd_relay_restrictions = permit_mynetworks, "
 			       "permit_sasl_authenticated, reject_unauth_destination; check "
 			       "mynetworks.",
@@ -200,7 +205,10 @@ const struct mh_rule mh_rules[] = {
 		.id = "vrfy-enabled",
 		.severity = MH_SEV_LOW,
 		.title = "VRFY discloses users",
-		.rationale = "User enumeration for spam and password guessing.",
+		.rationale = "User enumeration for spam and password guessing. Fires only "
+			     "when VRFY root and VRFY of a name that cannot exist get different "
+			     "answers (--vrfy): a server that answers 252 to everything "
+			     "discloses nothing.",
 		.fix_postfix = "main.cf: disable_vrfy_command = yes",
 		.fix_sendmail = "sendmail.mc: define(`confPRIVACY_FLAGS', "
 				"`authwarnings,novrfy,noexpn')dnl",
@@ -211,7 +219,9 @@ const struct mh_rule mh_rules[] = {
 		.id = "expn-enabled",
 		.severity = MH_SEV_LOW,
 		.title = "EXPN discloses users and aliases",
-		.rationale = "Alias and list expansion for spam and password guessing.",
+		.rationale = "Alias and list expansion for spam and password guessing. Fires "
+			     "only when EXPN root and EXPN of a name that cannot exist get "
+			     "different answers (--vrfy).",
 		.fix_sendmail = "sendmail.mc: define(`confPRIVACY_FLAGS', "
 				"`authwarnings,novrfy,noexpn')dnl",
 		.fix_exim = "Leave acl_smtp_expn unset (EXPN refused).",
@@ -710,6 +720,56 @@ static void classify_probes(struct mh_host *h)
 	}
 }
 
+/*
+ * The intrusive checks of one port's session: vrfy-enabled and
+ * expn-enabled only when the answers disclose (smtp.h, probe_smtp.h), and
+ * open-relay when any pair of the relay test was accepted, its evidence
+ * naming the pairs (and the message's fate with --relay-test-data).
+ */
+static void classify_smtp_checks(struct mh_host *h, const struct mh_port *p, const char *product)
+{
+	const struct mh_smtp_result *r = p->smtp;
+	struct mh_finding *f;
+
+	if (r->vrfy && !strcmp(r->vrfy, "discloses") &&
+	    (f = add_finding(h, "vrfy-enabled", product)) != NULL)
+		snprintf(f->evidence, sizeof(f->evidence), "%u/tcp: VRFY root: %.80s; VRFY %s: %.80s",
+			 p->port, r->vrfy_replies[MH_VRFY_Q_VRFY_ROOT], r->vrfy_bogus,
+			 r->vrfy_replies[MH_VRFY_Q_VRFY_BOGUS]);
+	if (r->expn && !strcmp(r->expn, "discloses") &&
+	    (f = add_finding(h, "expn-enabled", product)) != NULL)
+		snprintf(f->evidence, sizeof(f->evidence), "%u/tcp: EXPN root: %.80s; EXPN %s: %.80s",
+			 p->port, r->vrfy_replies[MH_VRFY_Q_EXPN_ROOT], r->vrfy_bogus,
+			 r->vrfy_replies[MH_VRFY_Q_EXPN_BOGUS]);
+	if (r->relay_accepted && (f = add_finding(h, "open-relay", product)) != NULL) {
+		char names[120] = "", more[24], data[120] = "";
+		unsigned n = 0, shown = 0;
+		for (unsigned i = 0; i < r->relay_nvariants && i < MH_RELAY_VARIANTS_MAX; i++) {
+			if (!(r->relay_accepted & (1u << i)) || !r->relay_names[i])
+				continue;
+			n++;
+			/* in order: once one does not fit, the rest are counted */
+			if (shown == n - 1 &&
+			    strlen(names) + strlen(r->relay_names[i]) + 2 < sizeof(names) - 16) {
+				append(names, sizeof(names), r->relay_names[i]);
+				shown++;
+			}
+		}
+		if (shown < n) {
+			snprintf(more, sizeof(more), "%u more", n - shown);
+			append(names, sizeof(names), more);
+		}
+		if (r->relay_data_tried)
+			snprintf(data, sizeof(data), "; message %.8s: %.70s",
+				 r->relay_data_end_code / 100 == 2 ? "accepted" : "refused",
+				 r->relay_data_reply);
+		char ev[512];
+		snprintf(ev, sizeof(ev), "%u/tcp accepted %u of %u pairs toward %.60s (%s)%s",
+			 p->port, n, r->relay_ntried, r->relay_domain, names, data);
+		mh_strlcpy(f->evidence, ev, sizeof(f->evidence)); /* cut if it must be */
+	}
+}
+
 void mh_classify(struct mh_host *h)
 {
 	char open_ports[128] = "", versions[128] = "", item[96];
@@ -748,8 +808,10 @@ void mh_classify(struct mh_host *h)
 			snprintf(f->evidence, sizeof(f->evidence), "open: %s", open_ports);
 	}
 	for (unsigned i = 0; i < h->nports; i++)
-		if (h->ports[i].state == MH_PORT_OPEN && h->ports[i].smtp)
+		if (h->ports[i].state == MH_PORT_OPEN && h->ports[i].smtp) {
 			classify_tls(h, &h->ports[i], product);
+			classify_smtp_checks(h, &h->ports[i], product);
+		}
 	/*
 	 * loopback-only is a judgement over all of a host's addresses: the
 	 * local audit makes it, not one address of a sweep.

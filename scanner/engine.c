@@ -570,11 +570,20 @@ static int slot_flush(struct worker *w, unsigned si)
 	return 0;
 }
 
-/* Arms the deadline of the session's current state (bounded by the session's). */
+/*
+ * Arms the deadline of the session's current state (bounded by the
+ * session's): --timeout for each reply, at least MH_PROBE_REPLY_MS for the
+ * answers to the intrusive checks, which servers delay on purpose.
+ */
 static void slot_arm_state_deadline(struct worker *w, unsigned si)
 {
 	struct slot *s = &w->slots[si];
-	uint64_t d = mh_now_ms() + w->o->timeout_ms;
+	uint64_t t = w->o->timeout_ms;
+	uint64_t d;
+
+	if (s->box && mh_smtp_session_probing(&s->box->s) && t < MH_PROBE_REPLY_MS)
+		t = MH_PROBE_REPLY_MS;
+	d = mh_now_ms() + t;
 
 	if (d > s->session_deadline)
 		d = s->session_deadline;
@@ -582,6 +591,41 @@ static void slot_arm_state_deadline(struct worker *w, unsigned si)
 }
 
 static void slot_tls_start(struct worker *w, unsigned si);
+
+/* splitmix64: the bogus VRFY name and the relay message's tag per target. */
+static uint64_t mix64(uint64_t z)
+{
+	z += 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/*
+ * The intrusive checks of a session: the bogus name and the tag are
+ * derived from the scan's seed, the address and the port, so a run with
+ * the same --seed asks the same questions and its messages can be told
+ * apart by target.
+ */
+static void slot_set_probes(struct worker *w, struct slot *s, uint16_t port)
+{
+	const struct mh_scan_opts *o = w->o;
+	const struct job *j = &w->jobs[s->job];
+	struct mh_smtp_probes p = { .vrfy = o->vrfy, .relay_domain = o->relay_domain,
+				    .own_domain = o->own_domain, .relay_data = o->relay_data };
+	char ip[MH_ADDR_STRLEN], tag[MH_SMTP_TAG_MAX];
+	uint64_t h = o->seed ^ ((uint64_t)port << 48);
+
+	for (unsigned i = 0; i < sizeof(j->addr.bytes); i++)
+		h = mix64(h ^ j->addr.bytes[i]);
+	p.vrfy_seed = h;
+	snprintf(tag, sizeof(tag), "mhrelay%016llx", (unsigned long long)mix64(h));
+	p.tag = tag;
+	/* the address literal of the relay pairs: no IPv6 zone */
+	mh_addr_format(&j->addr, ip, sizeof(ip));
+	ip[strcspn(ip, "%")] = '\0';
+	mh_smtp_session_set_probes(&s->box->s, &p, ip);
+}
 
 /* The connection is up: open port; start the SMTP session if wanted. */
 static void slot_connected(struct worker *w, unsigned si)
@@ -606,8 +650,10 @@ static void slot_connected(struct worker *w, unsigned si)
 	}
 	mh_smtp_session_init(&s->box->s, s->res, o->ehlo_name);
 	mh_smtp_session_set_starttls(&s->box->s, o->starttls);
+	if (o->vrfy || o->relay_domain)
+		slot_set_probes(w, s, port);
 	s->state = SLOT_SMTP;
-	s->session_deadline = mh_now_ms() + o->session_ms;
+	s->session_deadline = mh_now_ms() + mh_scan_session_ms(o);
 	epoll_ctl(w->ep, EPOLL_CTL_MOD, s->fd, &ev);
 	slot_arm_state_deadline(w, si);
 	/* 465 speaks TLS first: the handshake, then the usual session over it. */
@@ -734,6 +780,7 @@ static void slot_smtp_event(struct worker *w, unsigned si, uint32_t events)
 	struct slot *s = &w->slots[si];
 	struct mh_smtp_session *ss = &s->box->s;
 	enum mh_smtp_state before = ss->state;
+	unsigned replies = ss->nreplies;
 	char buf[4096];
 	int done = 0;
 
@@ -780,7 +827,8 @@ static void slot_smtp_event(struct worker *w, unsigned si, uint32_t events)
 		slot_tls_start(w, si);
 		return;
 	}
-	if (ss->state != before)
+	/* a new state, or a new reply in the same state (VRFY, VRFY, EXPN...) */
+	if (ss->state != before || ss->nreplies != replies)
 		slot_arm_state_deadline(w, si);
 }
 
@@ -981,6 +1029,20 @@ void mh_scan_opts_defaults(struct mh_scan_opts *o)
 	o->ehlo_name = "mailhole.invalid";
 	o->smtp = true;
 	o->starttls = true;
+}
+
+uint64_t mh_scan_session_ms(const struct mh_scan_opts *o)
+{
+	uint64_t ms = o->session_ms;
+
+	if (o->vrfy)
+		ms += MH_VRFY_EXTRA_MS;
+	if (o->relay_domain) {
+		ms += MH_RELAY_EXTRA_MS;
+		if (o->relay_data)
+			ms += MH_RELAY_DATA_EXTRA_MS;
+	}
+	return ms;
 }
 
 uint64_t mh_raise_nofile(void)

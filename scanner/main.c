@@ -21,6 +21,7 @@
 #include "mailhole/common.h"
 #include "mailhole/engine.h"
 #include "mailhole/policy.h"
+#include "mailhole/probe_smtp.h"
 #include "mailhole/render.h"
 #include "mailhole/report.h"
 #include "mailhole/rules.h"
@@ -91,7 +92,8 @@ static void usage(FILE *f)
 	      "  --concurrency N       connections in flight (default 2048)\n"
 	      "  --rate N              new connections a second, 0 = unlimited (default 20000)\n"
 	      "  --timeout MS          connect timeout and per-reply deadline (default 1000)\n"
-	      "  --session-timeout MS  deadline of a whole SMTP session (default 10000)\n"
+	      "  --session-timeout MS  deadline of a whole SMTP session (default 10000; --vrfy\n"
+	      "                        adds 15000, --relay-test 60000, its DATA 15000 more)\n"
 	      "  --retries N           connect retries after a timeout (default 1)\n"
 	      "  --ehlo-name NAME      the name sent in EHLO (default mailhole.invalid)\n"
 	      "  --shard K/N           take shard K of N (needs --seed)\n"
@@ -102,6 +104,10 @@ static void usage(FILE *f)
 	      "  --html FILE           the HTML report (self-contained)\n"
 	      "  --no-smtp             record port states only, hold no SMTP session\n"
 	      "  --no-starttls         do not try STARTTLS where EHLO offers it\n"
+	      "  --vrfy                ask VRFY / EXPN about root and a name that cannot exist\n"
+	      "  --relay-test          try 16 open-relay tricks toward the policy's\n"
+	      "                        relay_test_domain (MAIL, RCPT, RSET; never DATA)\n"
+	      "  --relay-test-data     and send a tagged message through the first accepted one\n"
 	      "  --fail-on SEVERITY    exit 1 on findings at or above it (default high)\n"
 	      "  --quiet               no progress line\n"
 	      "  -v, --verbose         more messages on stderr\n"
@@ -198,8 +204,9 @@ static int number_opt(const char *name, const char *v, uint64_t min, uint64_t ma
 static int parse_args(struct mh_config *c, int argc, char **argv, int first, char *err,
 		      size_t errlen)
 {
-	bool allow_public = false;
-	int rc;
+	bool allow_public = false, relay_data = false;
+	int rc, relay_pos = 0;
+	char relay_opt[32] = "";
 
 	/* allow_public must be known before any target is added */
 	for (int i = first; i < argc; i++)
@@ -341,8 +348,14 @@ static int parse_args(struct mh_config *c, int argc, char **argv, int first, cha
 			mh_policy_free(&c->policy);
 			if ((rc = mh_policy_load(v, &c->policy, err, errlen)) < 0)
 				return rc;
-		} else if (!strcmp(name, "--syn") || !strcmp(name, "--vrfy") ||
-			   !strcmp(name, "--relay-test")) {
+		} else if (!strcmp(name, "--vrfy")) {
+			c->scan.vrfy = true;
+		} else if (!strcmp(name, "--relay-test") || !strcmp(name, "--relay-test-data")) {
+			/* the domain comes from the policy, checked once all options are read */
+			relay_pos = pos;
+			mh_strlcpy(relay_opt, name, sizeof(relay_opt));
+			relay_data |= !strcmp(name, "--relay-test-data");
+		} else if (!strcmp(name, "--syn")) {
 			return mh_err(err, errlen, MH_EINVAL,
 				      "option %s (argument %d): not available in mailhole %s yet",
 				      name, pos, MH_VERSION);
@@ -351,6 +364,24 @@ static int parse_args(struct mh_config *c, int argc, char **argv, int first, cha
 				      a, pos);
 		}
 #undef VALUE
+	}
+	if (relay_pos) {
+		/* The open-relay test goes only toward the domain the policy names. */
+		const char *d = mh_policy_relay_test_domain(c->policy);
+		const char *own = mh_policy_domain(c->policy);
+		if (!d)
+			return mh_err(err, errlen, MH_EINVAL,
+				      "option %s (argument %d): needs a policy with a "
+				      "relay_test_domain (--policy FILE)",
+				      relay_opt, relay_pos);
+		if (!mh_relay_domain_valid(d, true))
+			return mh_err(err, errlen, MH_EINVAL,
+				      "option %s (argument %d): the policy's relay_test_domain '%s' "
+				      "is not a host name of two labels or more",
+				      relay_opt, relay_pos, d);
+		c->scan.relay_domain = d;
+		c->scan.own_domain = own && mh_relay_domain_valid(own, false) ? own : NULL;
+		c->scan.relay_data = relay_data;
 	}
 	if (c->policy && (rc = mh_policy_add_excludes(c->policy, c->targets, err, errlen)) < 0)
 		return rc;

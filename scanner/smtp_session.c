@@ -1,7 +1,8 @@
 /*
  * smtp_session.c -- the client side of one SMTP conversation, without I/O
  * (include/mailhole/smtp.h): greeting, EHLO (HELO when EHLO is refused),
- * capabilities, QUIT.
+ * capabilities, STARTTLS and EHLO again, then, when asked for, VRFY / EXPN
+ * and the open-relay test, and QUIT.
  *
  * The shape is curl's lib/smtp.c: an enum of states with a names table,
  * set_state() as the only way to change state, a perform_<cmd>() that
@@ -27,13 +28,17 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Used when the configured EHLO name could not go on the wire as it is. */
 #define EHLO_FALLBACK "mailhole.invalid"
 #define EHLO_NAME_MAX 255
 
 /* EHLO and HELO with the longest name, then QUIT, can all be queued at once. */
-_Static_assert(MH_SMTP_LINE_MAX >= 2 * (5 + EHLO_NAME_MAX + 2) + 6, "out[] too small");
+_Static_assert(MH_SMTP_OUT_MAX >= 2 * (5 + EHLO_NAME_MAX + 2) + 6, "out[] too small");
+/* The relay test's message (see queue_message) with the longest paths and tag. */
+#define MESSAGE_MAX (700 + 3 * MH_RELAY_PATH_MAX + 4 * MH_SMTP_TAG_MAX + 64)
+_Static_assert(MH_SMTP_OUT_MAX >= MESSAGE_MAX, "out[] too small for the relay message");
 
 static const char *const state_names[] = {
     [MH_SMTP_BANNER] = "BANNER",
@@ -44,6 +49,12 @@ static const char *const state_names[] = {
     [MH_SMTP_STARTTLS] = "STARTTLS",
     [MH_SMTP_TLS_HANDSHAKE] = "TLS_HANDSHAKE",
     [MH_SMTP_EHLO2] = "EHLO2",
+    [MH_SMTP_VRFY] = "VRFY",
+    [MH_SMTP_MAIL] = "MAIL",
+    [MH_SMTP_RCPT] = "RCPT",
+    [MH_SMTP_RSET] = "RSET",
+    [MH_SMTP_DATA] = "DATA",
+    [MH_SMTP_DATA_END] = "DATA_END",
 };
 
 const char *mh_smtp_state_name(enum mh_smtp_state s)
@@ -251,6 +262,12 @@ static void fail_reader(struct mh_smtp_session *s, const char *buf, size_t len, 
 	if (s->state == MH_SMTP_STARTTLS || s->state == MH_SMTP_EHLO2) {
 		s->res->tls_error = rd->error;
 		mh_sanitize_line(s->res->tls_detail, sizeof(s->res->tls_detail), raw, n);
+	} else if (s->state == MH_SMTP_VRFY) {
+		s->res->vrfy_error = rd->error;
+		mh_sanitize_line(s->res->vrfy_detail, sizeof(s->res->vrfy_detail), raw, n);
+	} else if (mh_smtp_session_probing(s)) {
+		s->res->relay_error = rd->error;
+		mh_sanitize_line(s->res->relay_detail, sizeof(s->res->relay_detail), raw, n);
 	} else if (s->state != MH_SMTP_QUIT) {
 		s->res->error = rd->error;
 		mh_sanitize_line(s->res->detail, sizeof(s->res->detail), raw, n);
@@ -282,6 +299,369 @@ static void perform_starttls(struct mh_smtp_session *s)
 	s->res->tls_attempted = true;
 	queue_cmd(s, "STARTTLS", NULL);
 	set_state(s, MH_SMTP_STARTTLS);
+}
+
+/* ---- the intrusive checks: VRFY / EXPN, then the open-relay test -------- */
+
+/* Appends len raw bytes (the relay test's message) to the output queue. */
+static void queue_raw(struct mh_smtp_session *s, const char *p, size_t len)
+{
+	if (s->outoff > 0) {
+		memmove(s->out, s->out + s->outoff, s->outlen - s->outoff);
+		s->outlen -= s->outoff;
+		s->outoff = 0;
+	}
+	if (len > sizeof(s->out) - s->outlen)
+		return; /* cannot happen: see MESSAGE_MAX */
+	memcpy(s->out + s->outlen, p, len);
+	s->outlen += len;
+}
+
+/* The first line of a reply, sanitized, into dst. */
+static void keep_line(char *dst, size_t size, const struct mh_smtp_reply *rep)
+{
+	size_t n;
+	const char *p = reply_line(rep, 0, &n);
+
+	mh_sanitize_line(dst, size, p, n);
+}
+
+static bool positive(int code)
+{
+	return code / 100 == 2;
+}
+
+static void probes_next(struct mh_smtp_session *s);
+
+/*
+ * A 421 to an intrusive command: the server is closing the connection
+ * (Postfix after smtpd_hard_error_limit errors, a busy server). What was
+ * answered stays; the rest of the checks is skipped; QUIT (which the server
+ * may not read) ends the session.
+ */
+static void server_closing(struct mh_smtp_session *s, const struct mh_smtp_reply *rep,
+                           bool relay)
+{
+	if (relay) {
+		s->res->relay_error = "server-closing";
+		keep_line(s->res->relay_detail, sizeof(s->res->relay_detail), rep);
+	} else {
+		s->res->vrfy_error = "server-closing";
+		keep_line(s->res->vrfy_detail, sizeof(s->res->vrfy_detail), rep);
+	}
+	s->probes_done = true;
+	perform_quit(s);
+}
+
+/* VRFY / EXPN question q: root for the first of each pair, the bogus name for the second. */
+static void perform_vrfy(struct mh_smtp_session *s, unsigned q)
+{
+	struct mh_smtp_result *res = s->res;
+
+	if (q == MH_VRFY_Q_VRFY_ROOT) {
+		res->vrfy_tested = true;
+		res->vrfy_tls = res->tls_done;
+		mh_vrfy_bogus_name(s->probes.vrfy_seed, res->vrfy_bogus, sizeof(res->vrfy_bogus));
+	}
+	s->step = q;
+	queue_cmd(s, q < MH_VRFY_Q_EXPN_ROOT ? "VRFY" : "EXPN",
+	          q % 2 == 0 ? "root" : res->vrfy_bogus);
+	set_state(s, MH_SMTP_VRFY);
+}
+
+/* The answer (known, bogus) of the pair starting at question q, classified. */
+static const char *vrfy_verdict(const struct mh_smtp_result *res, unsigned q)
+{
+	return mh_vrfy_answer_name(mh_vrfy_classify(res->vrfy_codes[q], res->vrfy_replies[q],
+	                                            res->vrfy_codes[q + 1],
+	                                            res->vrfy_replies[q + 1]));
+}
+
+/*
+ * The bogus name is asked about only when the answer about root could
+ * disclose (250, 251, 252): a refusal, a 4xx or a 550 for root decides
+ * alone (mh_vrfy_classify), and every extra error brings a tarpit nearer.
+ */
+static void state_vrfy_resp(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
+{
+	struct mh_smtp_result *res = s->res;
+	unsigned q = s->step;
+	bool ask_bogus = rep->code == 250 || rep->code == 251 || rep->code == 252;
+
+	res->vrfy_codes[q] = rep->code;
+	keep_line(res->vrfy_replies[q], sizeof(res->vrfy_replies[q]), rep);
+	if (q % 2 == 0 && !ask_bogus) {
+		/* decided by the answer about root alone */
+		*(q == MH_VRFY_Q_VRFY_ROOT ? &res->vrfy : &res->expn) = vrfy_verdict(res, q);
+	} else if (q % 2 == 1) {
+		*(q == MH_VRFY_Q_VRFY_BOGUS ? &res->vrfy : &res->expn) = vrfy_verdict(res, q - 1);
+	}
+	if (rep->code == 421) {
+		server_closing(s, rep, false);
+		return;
+	}
+	if (q % 2 == 0 && ask_bogus)
+		perform_vrfy(s, q + 1);
+	else if (q < MH_VRFY_Q_EXPN_ROOT)
+		perform_vrfy(s, MH_VRFY_Q_EXPN_ROOT);
+	else
+		probes_next(s);
+}
+
+/*
+ * The server's own name for the server-name pairs: the first word of its
+ * EHLO/HELO answer, when it is a plain host name (never anything that could
+ * smuggle text into a path); else NULL.
+ */
+static const char *relay_server_name(const struct mh_smtp_result *res, char *buf, size_t size)
+{
+	size_t n = strcspn(res->ehlo_name, " \t");
+
+	/* a name that filled ehlo_name[] may have been cut */
+	if (n >= size || n + 1 >= sizeof(res->ehlo_name))
+		return NULL;
+	memcpy(buf, res->ehlo_name, n);
+	buf[n] = '\0';
+	return mh_relay_domain_valid(buf, false) ? buf : NULL;
+}
+
+/*
+ * Pair i of the test. The pairs are made again for each command rather
+ * than kept (16 x 640 bytes in every connection slot): the inputs do not
+ * change during the test, so neither do the pairs.
+ */
+static int relay_pair(struct mh_smtp_session *s, unsigned i, struct mh_relay_variant *out,
+                      char *err, size_t errlen)
+{
+	struct mh_relay_variant v[MH_RELAY_VARIANTS_MAX];
+	char name[MH_SMTP_CAP_LEN];
+	const char *own = s->probes.own_domain;
+	int n = mh_relay_variants(s->probes.relay_domain, relay_server_name(s->res, name, sizeof(name)),
+	                          s->server_ip, own && *own ? own : NULL, v, MH_RELAY_VARIANTS_MAX,
+	                          err, errlen);
+
+	if (n < 0)
+		return n;
+	if (i < (unsigned)n)
+		*out = v[i];
+	return n;
+}
+
+static void perform_mail(struct mh_smtp_session *s, unsigned i)
+{
+	struct mh_relay_variant v;
+	char arg[MH_RELAY_PATH_MAX + 8], err[MH_ERRLEN];
+
+	if (relay_pair(s, i, &v, err, sizeof(err)) <= (int)i) {
+		s->probes_done = true; /* cannot happen: the pairs were made once already */
+		perform_quit(s);
+		return;
+	}
+	s->step = i;
+	snprintf(arg, sizeof(arg), "FROM:%s", v.mail_from);
+	queue_cmd(s, "MAIL", arg);
+	set_state(s, MH_SMTP_MAIL);
+}
+
+static bool relay_start(struct mh_smtp_session *s)
+{
+	struct mh_smtp_result *res = s->res;
+	struct mh_relay_variant v[MH_RELAY_VARIANTS_MAX];
+	char name[MH_SMTP_CAP_LEN], err[MH_ERRLEN];
+	const char *own = s->probes.own_domain;
+	int n;
+
+	res->relay_tested = true;
+	res->relay_tls = res->tls_done;
+	mh_strlcpy(res->relay_domain, s->probes.relay_domain, sizeof(res->relay_domain));
+	n = mh_relay_variants(s->probes.relay_domain, relay_server_name(res, name, sizeof(name)),
+	                      s->server_ip, own && *own ? own : NULL, v, MH_RELAY_VARIANTS_MAX, err,
+	                      sizeof(err));
+	if (n <= 0) {
+		res->relay_error = "relay-variants";
+		mh_sanitize_line(res->relay_detail, sizeof(res->relay_detail), err, strlen(err));
+		return false;
+	}
+	res->relay_nvariants = (unsigned)n;
+	for (int i = 0; i < n; i++)
+		res->relay_names[i] = v[i].name;
+	perform_mail(s, 0);
+	return true;
+}
+
+/* Pair s->step is over: RSET before the next one, or the end of the test. */
+static void relay_next(struct mh_smtp_session *s)
+{
+	if (s->step + 1 < s->res->relay_nvariants) {
+		queue_cmd(s, "RSET", NULL);
+		set_state(s, MH_SMTP_RSET);
+		return;
+	}
+	probes_next(s);
+}
+
+static void state_mail_resp(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
+{
+	struct mh_relay_variant v;
+	char arg[MH_RELAY_PATH_MAX + 8], err[MH_ERRLEN];
+
+	s->res->relay_mail_codes[s->step] = rep->code;
+	if (rep->code == 421) {
+		server_closing(s, rep, true);
+		return;
+	}
+	if (!positive(rep->code) || relay_pair(s, s->step, &v, err, sizeof(err)) <= (int)s->step) {
+		relay_next(s);
+		return;
+	}
+	snprintf(arg, sizeof(arg), "TO:%s", v.rcpt_to);
+	queue_cmd(s, "RCPT", arg);
+	set_state(s, MH_SMTP_RCPT);
+}
+
+static void state_rcpt_resp(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
+{
+	struct mh_smtp_result *res = s->res;
+	struct mh_relay_variant v;
+	char err[MH_ERRLEN];
+
+	res->relay_rcpt_codes[s->step] = rep->code;
+	res->relay_ntried++;
+	if (rep->code == 421) {
+		server_closing(s, rep, true);
+		return;
+	}
+	if (!positive(rep->code)) {
+		relay_next(s);
+		return;
+	}
+	if (res->relay_accepted == 0 && relay_pair(s, s->step, &v, err, sizeof(err)) > (int)s->step) {
+		mh_strlcpy(res->relay_mail_from, v.mail_from, sizeof(res->relay_mail_from));
+		mh_strlcpy(res->relay_rcpt_to, v.rcpt_to, sizeof(res->relay_rcpt_to));
+		keep_line(res->relay_reply, sizeof(res->relay_reply), rep);
+	}
+	res->relay_accepted |= 1u << s->step;
+	if (s->probes.relay_data && !res->relay_data_tried) {
+		res->relay_data_tried = true;
+		res->relay_data_variant = s->step;
+		queue_cmd(s, "DATA", NULL);
+		set_state(s, MH_SMTP_DATA);
+		return;
+	}
+	relay_next(s);
+}
+
+/*
+ * The tagged message of --relay-test-data: the tag in the Message-ID, an
+ * X-Mailhole-Tag header and the subject (as the probes carry it, mail.h),
+ * so that it can be found where the test domain's mail arrives. Every
+ * line is ours: paths are plain syntax (mh_relay_variants), the tag is
+ * [a-z0-9], no line starts with a dot.
+ */
+static void queue_message(struct mh_smtp_session *s)
+{
+	const struct mh_smtp_result *res = s->res;
+	const char *tag = s->probes.tag;
+	char msg[MESSAGE_MAX], date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	int n;
+
+	gmtime_r(&now, &tm);
+	if (strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm) == 0)
+		mh_strlcpy(date, "Thu, 01 Jan 1970 00:00:00 +0000", sizeof(date));
+	n = snprintf(msg, sizeof(msg),
+	             "Date: %s\r\n"
+	             "From: mailhole relay test <relaytest@mailhole.invalid>\r\n"
+	             "To: <relaytest@%s>\r\n"
+	             "Subject: mailhole open-relay test %s\r\n"
+	             "Message-ID: <%s@mailhole.invalid>\r\n"
+	             "X-Mailhole-Tag: %s\r\n"
+	             "\r\n"
+	             "This message was sent by mailhole's open-relay test (--relay-test-data).\r\n"
+	             "The server at %s accepted it for %s:\r\n"
+	             "MAIL FROM:%s RCPT TO:%s (pair %s).\r\n"
+	             "Its arrival proves that the server relays mail for anyone.\r\n"
+	             "Tag: %s\r\n"
+	             ".\r\n",
+	             date, s->probes.relay_domain, tag, tag, tag, s->server_ip,
+	             s->probes.relay_domain, res->relay_mail_from, res->relay_rcpt_to,
+	             res->relay_names[res->relay_data_variant], tag);
+	if (n > 0 && (size_t)n < sizeof(msg))
+		queue_raw(s, msg, (size_t)n);
+}
+
+static void state_data_resp(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
+{
+	struct mh_smtp_result *res = s->res;
+
+	res->relay_data_code = rep->code;
+	keep_line(res->relay_data_reply, sizeof(res->relay_data_reply), rep);
+	if (rep->code == 421) {
+		server_closing(s, rep, true);
+		return;
+	}
+	if (rep->code != 354) {
+		relay_next(s);
+		return;
+	}
+	queue_message(s);
+	set_state(s, MH_SMTP_DATA_END);
+}
+
+static void state_data_end_resp(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
+{
+	struct mh_smtp_result *res = s->res;
+
+	res->relay_data_end_code = rep->code;
+	keep_line(res->relay_data_reply, sizeof(res->relay_data_reply), rep);
+	if (rep->code == 421) {
+		server_closing(s, rep, true);
+		return;
+	}
+	relay_next(s);
+}
+
+/* RSET answered: the next pair (whatever RSET's answer; MAIL will tell). */
+static void state_rset_resp(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
+{
+	if (rep->code == 421) {
+		server_closing(s, rep, true);
+		return;
+	}
+	perform_mail(s, s->step + 1);
+}
+
+/* A reply before our command left (see dispatch): the checks end, QUIT. */
+static void talk_ahead(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
+{
+	if (s->state == MH_SMTP_VRFY) {
+		s->res->vrfy_error = "reply-before-command";
+		keep_line(s->res->vrfy_detail, sizeof(s->res->vrfy_detail), rep);
+	} else {
+		s->res->relay_error = "reply-before-command";
+		keep_line(s->res->relay_detail, sizeof(s->res->relay_detail), rep);
+	}
+	s->probes_done = true;
+	perform_quit(s);
+}
+
+/*
+ * After the last successful EHLO/HELO: VRFY / EXPN, then the relay test,
+ * each once and only when asked for; then QUIT.
+ */
+static void probes_next(struct mh_smtp_session *s)
+{
+	const struct mh_smtp_result *res = s->res;
+
+	if (!s->probes_done && s->probes.vrfy && !res->vrfy_tested) {
+		perform_vrfy(s, MH_VRFY_Q_VRFY_ROOT);
+		return;
+	}
+	if (!s->probes_done && s->probes.relay_domain && !res->relay_tested && relay_start(s))
+		return;
+	s->probes_done = true;
+	perform_quit(s);
 }
 
 /* The greeting: 2xx goes on to EHLO; 421, 554... are recorded, then QUIT. */
@@ -341,7 +721,7 @@ static void state_ehlo_resp(struct mh_smtp_session *s, const struct mh_smtp_repl
 		if (s->starttls && !s->res->tls_done && (s->res->ext & MH_EXT_STARTTLS))
 			perform_starttls(s);
 		else
-			perform_quit(s);
+			probes_next(s);
 	} else if (rep->code / 100 == 5) {
 		perform_helo(s);
 	} else {
@@ -357,12 +737,13 @@ static void state_helo_resp(struct mh_smtp_session *s, const struct mh_smtp_repl
 	if (rep->code / 100 == 2) {
 		s->res->ehlo_code = rep->code;
 		record_hello(s->res, rep, false);
-	} else {
-		/* ehlo_code still holds the EHLO refusal here. */
-		snprintf(prefix, sizeof(prefix), "EHLO %d, HELO: ", s->res->ehlo_code);
-		s->res->ehlo_code = rep->code;
-		fail_reply(s, "ehlo-refused", prefix, rep);
+		probes_next(s);
+		return;
 	}
+	/* ehlo_code still holds the EHLO refusal here. */
+	snprintf(prefix, sizeof(prefix), "EHLO %d, HELO: ", s->res->ehlo_code);
+	s->res->ehlo_code = rep->code;
+	fail_reply(s, "ehlo-refused", prefix, rep);
 	perform_quit(s);
 }
 
@@ -379,7 +760,7 @@ static void tls_fail_reply(struct mh_smtp_session *s, const char *tag,
 
 /*
  * STARTTLS: 220 hands over to the engine for the handshake; anything else is
- * "starttls-refused" and QUIT in clear.
+ * "starttls-refused", and the session goes on in clear (the checks, QUIT).
  */
 static void state_starttls_resp(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
 {
@@ -388,17 +769,19 @@ static void state_starttls_resp(struct mh_smtp_session *s, const struct mh_smtp_
 		return;
 	}
 	tls_fail_reply(s, "starttls-refused", rep);
-	perform_quit(s);
+	probes_next(s);
 }
 
-/* EHLO over TLS: the second capability list, then QUIT. */
+/* EHLO over TLS: the second capability list, then the checks over TLS, QUIT. */
 static void state_ehlo2_resp(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
 {
 	s->res->ehlo2_code = rep->code;
-	if (rep->code / 100 == 2)
+	if (rep->code / 100 == 2) {
 		record_hello(s->res, rep, true);
-	else
-		tls_fail_reply(s, "ehlo-tls-refused", rep);
+		probes_next(s);
+		return;
+	}
+	tls_fail_reply(s, "ehlo-tls-refused", rep);
 	perform_quit(s);
 }
 
@@ -412,6 +795,17 @@ static void state_quit_resp(struct mh_smtp_session *s, const struct mh_smtp_repl
 /* The dispatcher: a complete reply goes to the state that waits for it. */
 static void dispatch(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
 {
+	s->nreplies++;
+	/*
+	 * During the checks we send one command and wait: a reply that comes
+	 * while our command has not all left answers nothing we asked. Such a
+	 * server is out of step (or tries to flood our output queue): the
+	 * checks stop there.
+	 */
+	if (mh_smtp_session_probing(s) && s->outlen > s->outoff) {
+		talk_ahead(s, rep);
+		return;
+	}
 	switch (s->state) {
 	case MH_SMTP_BANNER:
 		state_banner_resp(s, rep);
@@ -431,6 +825,24 @@ static void dispatch(struct mh_smtp_session *s, const struct mh_smtp_reply *rep)
 	case MH_SMTP_EHLO2:
 		state_ehlo2_resp(s, rep);
 		break;
+	case MH_SMTP_VRFY:
+		state_vrfy_resp(s, rep);
+		break;
+	case MH_SMTP_MAIL:
+		state_mail_resp(s, rep);
+		break;
+	case MH_SMTP_RCPT:
+		state_rcpt_resp(s, rep);
+		break;
+	case MH_SMTP_RSET:
+		state_rset_resp(s, rep);
+		break;
+	case MH_SMTP_DATA:
+		state_data_resp(s, rep);
+		break;
+	case MH_SMTP_DATA_END:
+		state_data_end_resp(s, rep);
+		break;
 	case MH_SMTP_TLS_HANDSHAKE: /* cannot happen: input stops before it */
 	case MH_SMTP_DONE:
 		break;
@@ -449,6 +861,57 @@ void mh_smtp_session_init(struct mh_smtp_session *s, struct mh_smtp_result *res,
 	s->ehlo_name = ehlo_name_ok(ehlo_name) ? ehlo_name : EHLO_FALLBACK;
 	s->outlen = s->outoff = 0;
 	s->starttls = false;
+	s->nreplies = 0;
+	memset(&s->probes, 0, sizeof(s->probes));
+	s->tagbuf[0] = '\0';
+	s->server_ip[0] = '\0';
+	s->probes_done = false;
+	s->step = 0;
+}
+
+/* "mh" + 8..40 of [a-z0-9] (mail.h's tag syntax, checked here without it). */
+static bool tag_ok(const char *t)
+{
+	size_t n = t ? strlen(t) : 0;
+
+	if (n < 10 || n > 42 || n >= MH_SMTP_TAG_MAX || t[0] != 'm' || t[1] != 'h')
+		return false;
+	for (size_t i = 2; i < n; i++)
+		if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9')))
+			return false;
+	return true;
+}
+
+void mh_smtp_session_set_probes(struct mh_smtp_session *s, const struct mh_smtp_probes *p,
+                                const char *server_ip)
+{
+	s->probes = *p;
+	if (s->probes.relay_domain && !*s->probes.relay_domain)
+		s->probes.relay_domain = NULL;
+	if (s->probes.relay_data && tag_ok(p->tag)) {
+		mh_strlcpy(s->tagbuf, p->tag, sizeof(s->tagbuf));
+		s->probes.tag = s->tagbuf;
+		mh_strlcpy(s->res->relay_tag, p->tag, sizeof(s->res->relay_tag));
+	} else {
+		s->probes.relay_data = false;
+		s->probes.tag = NULL;
+	}
+	mh_strlcpy(s->server_ip, server_ip ? server_ip : "", sizeof(s->server_ip));
+}
+
+bool mh_smtp_session_probing(const struct mh_smtp_session *s)
+{
+	switch (s->state) {
+	case MH_SMTP_VRFY:
+	case MH_SMTP_MAIL:
+	case MH_SMTP_RCPT:
+	case MH_SMTP_RSET:
+	case MH_SMTP_DATA:
+	case MH_SMTP_DATA_END:
+		return true;
+	default:
+		return false;
+	}
 }
 
 void mh_smtp_session_set_starttls(struct mh_smtp_session *s, bool on)
@@ -579,9 +1042,51 @@ static bool tls_phase(struct mh_smtp_session *s, const char *eof_tag, const char
 	return true;
 }
 
+/*
+ * The intrusive checks: an EOF or a deadline there is the check's error
+ * (vrfy_error / relay_error, with what came of a reply), never the
+ * record's. What was answered before stays.
+ */
+static bool probe_phase(struct mh_smtp_session *s, bool is_eof, bool flag)
+{
+	bool relay = s->state != MH_SMTP_VRFY;
+	const char *tag;
+	char part[MH_SMTP_DETAIL_MAX] = "";
+	const struct mh_smtp_reader *rd = &s->rd;
+	const char *p = NULL;
+	size_t n = 0;
+
+	if (!mh_smtp_session_probing(s))
+		return false;
+	if (is_eof)
+		tag = flag ? "connection-reset" : relay ? "closed-during-relay" : "closed-during-vrfy";
+	else
+		tag = flag ? "session-timeout" : relay ? "relay-timeout" : "vrfy-timeout";
+	if (!rd->done && rd->reply.nlines > 0)
+		p = reply_line(&rd->reply, 0, &n);
+	else if (!rd->done && rd->linelen > 0)
+		p = rd->line, n = rd->linelen;
+	if (p)
+		mh_sanitize_line(part, sizeof(part), p, n);
+	if (relay) {
+		s->res->relay_error = tag;
+		snprintf(s->res->relay_detail, sizeof(s->res->relay_detail), "in %s%s%.120s",
+		         mh_smtp_state_name(s->state), *part ? ": " : "", part);
+	} else {
+		s->res->vrfy_error = tag;
+		snprintf(s->res->vrfy_detail, sizeof(s->res->vrfy_detail), "in %s %s%s%.120s",
+		         s->step < MH_VRFY_Q_EXPN_ROOT ? "VRFY" : "EXPN",
+		         s->step % 2 == 0 ? "root" : s->res->vrfy_bogus, *part ? ": " : "", part);
+	}
+	set_state(s, MH_SMTP_DONE);
+	return true;
+}
+
 void mh_smtp_session_eof(struct mh_smtp_session *s, bool reset)
 {
 	if (tls_phase(s, "tls-handshake-failed", NULL, true))
+		return;
+	if (probe_phase(s, true, reset))
 		return;
 	if (waiting(s) && reset)
 		fail_in_state(s, "connection-reset");
@@ -593,6 +1098,8 @@ void mh_smtp_session_eof(struct mh_smtp_session *s, bool reset)
 void mh_smtp_session_timeout(struct mh_smtp_session *s, bool whole)
 {
 	if (tls_phase(s, NULL, "tls-timeout", false))
+		return;
+	if (probe_phase(s, false, whole))
 		return;
 	if (waiting(s) && whole)
 		fail_in_state(s, "session-timeout");

@@ -34,10 +34,37 @@ struct mh_scan_opts {
 	bool all_hosts;         /* report hosts with no open port too */
 	bool smtp;              /* hold an SMTP session on open ports (else state only) */
 	bool starttls;          /* STARTTLS where EHLO offers it (default true) */
+	/* The intrusive checks (appended; all off by default). */
+	bool vrfy;                /* VRFY / EXPN root and a name that cannot exist */
+	const char *relay_domain; /* borrowed: the open-relay test toward this domain (the
+				     policy's relay_test_domain, two labels at least); NULL = none */
+	const char *own_domain;   /* borrowed: the policy's domain (own-domain sender), or NULL */
+	bool relay_data;          /* DATA and a tagged message through the first accepted
+				     pair (needs relay_domain) */
 };
 
 /* Defaults: ports {25}, threads = cores, concurrency 2048, rate 0... */
 void mh_scan_opts_defaults(struct mh_scan_opts *o);
+
+/*
+ * Time the intrusive checks may add to a session, on top of session_ms.
+ * Servers slow down clients that make errors, and these checks are made of
+ * errors (a refused VRFY, sixteen refused relay recipients): Postfix by
+ * default answers every command 1 s late once a client has made 10 errors
+ * (smtpd_soft_error_limit, smtpd_error_sleep_time), which makes the relay
+ * test against a closed Postfix take some 30 s. Each reply to these
+ * commands may take MH_PROBE_REPLY_MS (or --timeout when longer).
+ */
+#define MH_VRFY_EXTRA_MS 15000u       /* 4 questions */
+#define MH_RELAY_EXTRA_MS 60000u      /* 16 x MAIL, RCPT, RSET */
+#define MH_RELAY_DATA_EXTRA_MS 15000u /* DATA, the message, its answer */
+#define MH_PROBE_REPLY_MS 3000u
+/*
+ * The whole-session deadline (from connect) for these options: session_ms
+ * plus the extras of the checks that are on. Every session, however its
+ * server behaves, ends by then.
+ */
+uint64_t mh_scan_session_ms(const struct mh_scan_opts *o);
 
 struct mh_scan_stats {
 	uint64_t targets;   /* addresses in this shard's share (estimate before the end) */

@@ -26,7 +26,7 @@
 struct t {
 	struct mh_smtp_session s;
 	struct mh_smtp_result res;
-	char sent[4096]; /* the client side, as sent */
+	char sent[16384]; /* the client side, as sent */
 	size_t sentlen;
 };
 
@@ -42,11 +42,11 @@ static struct t *t_new(const char *ehlo_name)
 /* What the session wants to send now, as a string. */
 static const char *pending(struct t *t)
 {
-	static char buf[MH_SMTP_LINE_MAX + 1];
+	static char buf[MH_SMTP_OUT_MAX + 1];
 	size_t n;
 	const char *p = mh_smtp_session_pending(&t->s, &n);
 
-	assert_true(n <= MH_SMTP_LINE_MAX);
+	assert_true(n <= MH_SMTP_OUT_MAX);
 	memcpy(buf, p, n);
 	buf[n] = '\0';
 	return buf;
@@ -82,8 +82,32 @@ static uint32_t rng_next(uint32_t *s)
 	return *s;
 }
 
-/* Plays a server transcript in a cut, sending after each piece. */
-static void play(struct t *t, const char *in, size_t len, enum cut cut, uint32_t seed)
+/*
+ * Where the reply that starts at pos ends (after its last line's LF, or
+ * len): a line "DDD " (or "DDD") ends a reply, "DDD-" goes on.
+ */
+static size_t reply_end(const char *in, size_t pos, size_t len)
+{
+	while (pos < len) {
+		const char *lf = memchr(in + pos, '\n', len - pos);
+		size_t end = lf ? (size_t)(lf - in) + 1 : len;
+		bool more = end - pos > 4 && in[pos + 3] == '-';
+
+		pos = end;
+		if (!more)
+			break;
+	}
+	return pos;
+}
+
+/*
+ * Plays a server transcript in a cut, sending after each piece. With
+ * aligned, no piece spans two replies (and "whole" means one reply at a
+ * time): a real server answers a command only once it has it, and the
+ * intrusive checks hold a server that answers ahead to be misbehaving.
+ */
+static void play_cut(struct t *t, const char *in, size_t len, enum cut cut, uint32_t seed,
+                     bool aligned)
 {
 	size_t pos = 0;
 
@@ -92,6 +116,8 @@ static void play(struct t *t, const char *in, size_t len, enum cut cut, uint32_t
 		               : cut == CUT_BYTES ? 1
 		                                  : 1 + rng_next(&seed) % 19;
 
+		if (aligned && chunk > reply_end(in, pos, len) - pos)
+			chunk = reply_end(in, pos, len) - pos;
 		if (chunk > len - pos)
 			chunk = len - pos;
 		mh_smtp_session_input(&t->s, in + pos, chunk);
@@ -117,10 +143,34 @@ static bool is_reader_tag(const char *e)
 	             strcmp(e, "too-many-lines") == 0 || strcmp(e, "binary-in-reply") == 0);
 }
 
+/* The client side without the relay message's Date line (it may differ by a second). */
+static void undated(const char *sent, char *out, size_t size)
+{
+	const char *d = strstr(sent, "\r\nDate: ");
+	const char *e = d ? strstr(d + 2, "\r\n") : NULL;
+
+	if (!d || !e) {
+		snprintf(out, size, "%s", sent);
+		return;
+	}
+	snprintf(out, size, "%.*s%s", (int)(d - sent), sent, e);
+}
+
 static void assert_same(const struct t *a, const struct t *b)
 {
+	static char sa[sizeof(a->sent)], sb[sizeof(b->sent)];
+
 	assert_int_equal(a->s.state, b->s.state);
-	assert_string_equal(a->sent, b->sent);
+	undated(a->sent, sa, sizeof(sa));
+	undated(b->sent, sb, sizeof(sb));
+	if (strcmp(sa, sb) != 0) {
+		size_t i = 0;
+		while (sa[i] == sb[i])
+			i++;
+		print_error("client sides differ at byte %zu: \"%.60s\" vs \"%.60s\"\n", i,
+		            sa + i, sb + i);
+	}
+	assert_string_equal(sa, sb);
 	assert_int_equal(a->res.code, b->res.code);
 	assert_string_equal(a->res.banner, b->res.banner);
 	assert_int_equal(a->res.ehlo_code, b->res.ehlo_code);
@@ -134,25 +184,54 @@ static void assert_same(const struct t *a, const struct t *b)
 	/* A reader's excerpt quotes what followed in the same read: it may differ. */
 	if (!is_reader_tag(a->res.error))
 		assert_string_equal(a->res.detail, b->res.detail);
+	/* the intrusive checks */
+	assert_int_equal(a->res.vrfy_tested, b->res.vrfy_tested);
+	for (unsigned i = 0; i < MH_VRFY_Q_COUNT; i++) {
+		assert_int_equal(a->res.vrfy_codes[i], b->res.vrfy_codes[i]);
+		assert_string_equal(a->res.vrfy_replies[i], b->res.vrfy_replies[i]);
+	}
+	assert_ptr_equal(a->res.vrfy, b->res.vrfy);
+	assert_ptr_equal(a->res.expn, b->res.expn);
+	assert_ptr_equal(a->res.vrfy_error, b->res.vrfy_error);
+	assert_int_equal(a->res.relay_tested, b->res.relay_tested);
+	assert_int_equal(a->res.relay_nvariants, b->res.relay_nvariants);
+	assert_int_equal(a->res.relay_ntried, b->res.relay_ntried);
+	assert_int_equal(a->res.relay_accepted, b->res.relay_accepted);
+	for (unsigned i = 0; i < MH_RELAY_VARIANTS_MAX; i++) {
+		assert_int_equal(a->res.relay_mail_codes[i], b->res.relay_mail_codes[i]);
+		assert_int_equal(a->res.relay_rcpt_codes[i], b->res.relay_rcpt_codes[i]);
+	}
+	assert_int_equal(a->res.relay_data_code, b->res.relay_data_code);
+	assert_int_equal(a->res.relay_data_end_code, b->res.relay_data_end_code);
+	assert_ptr_equal(a->res.relay_error, b->res.relay_error);
 }
 
 /* Plays a transcript whole, then in other cuts; returns the whole run. */
-static struct t *play_all(const char *in, enum end end)
+static struct t *play_all_with(const char *in, enum end end, void (*setup)(struct t *t))
 {
 	struct t *whole = t_new(NAME);
 
-	play(whole, in, strlen(in), CUT_WHOLE, 0);
+	if (setup)
+		setup(whole);
+	play_cut(whole, in, strlen(in), CUT_WHOLE, 0, setup != NULL);
 	finish(whole, end);
 	for (uint32_t seed = 0; seed < 10; seed++) {
 		struct t *o = t_new(NAME);
 
-		play(o, in, strlen(in), seed == 0 ? CUT_BYTES : CUT_RANDOM,
-		     0x2545f491u * (seed + 1));
+		if (setup)
+			setup(o);
+		play_cut(o, in, strlen(in), seed == 0 ? CUT_BYTES : CUT_RANDOM,
+		         0x2545f491u * (seed + 1), setup != NULL);
 		finish(o, end);
 		assert_same(whole, o);
 		free(o);
 	}
 	return whole;
+}
+
+static struct t *play_all(const char *in, enum end end)
+{
+	return play_all_with(in, end, NULL);
 }
 
 #define POSTFIX_GREETING "220 mx.example.net ESMTP Postfix (Debian/GNU)\r\n"
@@ -883,6 +962,645 @@ static void test_starttls_not_tried(void **state)
 	free(t);
 }
 
+/* ---- VRFY / EXPN ---------------------------------------------------------- */
+
+#define SEED 42ull
+#define TEST_DOMAIN "relay-test.example.net"
+#define OWN_DOMAIN "example.com"
+#define SERVER_IP "198.18.0.25"
+#define TAG "mhrelay0123456789abcdef"
+
+static char bogus[17];
+
+static void setup_vrfy(struct t *t)
+{
+	struct mh_smtp_probes p = { .vrfy = true, .vrfy_seed = SEED };
+
+	mh_smtp_session_set_probes(&t->s, &p, SERVER_IP);
+}
+
+static void setup_relay(struct t *t)
+{
+	struct mh_smtp_probes p = { .relay_domain = TEST_DOMAIN, .own_domain = OWN_DOMAIN };
+
+	mh_smtp_session_set_probes(&t->s, &p, SERVER_IP);
+}
+
+static void setup_relay_data(struct t *t)
+{
+	struct mh_smtp_probes p = { .relay_domain = TEST_DOMAIN, .own_domain = OWN_DOMAIN,
+	                            .relay_data = true, .tag = TAG };
+
+	mh_smtp_session_set_probes(&t->s, &p, SERVER_IP);
+}
+
+static void setup_both(struct t *t)
+{
+	struct mh_smtp_probes p = { .vrfy = true, .vrfy_seed = SEED, .relay_domain = TEST_DOMAIN,
+	                            .own_domain = OWN_DOMAIN };
+
+	mh_smtp_session_set_probes(&t->s, &p, SERVER_IP);
+}
+
+/* The greeting and EHLO (no STARTTLS: the session does not try it here). */
+#define HELLO POSTFIX_GREETING POSTFIX_EHLO
+
+/*
+ * Feeds text one reply at a time, sending what is pending before each (as
+ * a server that waits for our commands); the answer to the last reply
+ * stays pending. Returns what the last feed returned.
+ */
+static int step(struct t *t, const char *text)
+{
+	size_t len = strlen(text), pos = 0;
+	int rc = 0;
+
+	while (pos < len) {
+		size_t end = reply_end(text, pos, len);
+
+		flush(t);
+		rc = mh_smtp_session_input(&t->s, text + pos, end - pos);
+		pos = end;
+	}
+	return rc;
+}
+
+/* text with every "%s" replaced by the bogus name. */
+static void with_bogus(const char *text, char *out, size_t size)
+{
+	size_t o = 0;
+
+	mh_vrfy_bogus_name(SEED, bogus, sizeof(bogus));
+	for (const char *p = text; *p && o + sizeof(bogus) < size;) {
+		if (p[0] == '%' && p[1] == 's') {
+			memcpy(out + o, bogus, strlen(bogus));
+			o += strlen(bogus);
+			p += 2;
+		} else {
+			out[o++] = *p++;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* Plays HELLO + replies ("%s" stands for the bogus name). */
+static struct t *vrfy_run(const char *replies, enum end end)
+{
+	char in[4096];
+
+	with_bogus(replies, in, sizeof(in));
+	return play_all_with(in, end, setup_vrfy);
+}
+
+static void expect_sent(const struct t *t, const char *text)
+{
+	char want[4096];
+
+	with_bogus(text, want, sizeof(want));
+	assert_string_equal(t->sent, want);
+}
+
+/* Postfix with VRFY on: 252 for root, 550 User unknown for the bogus name; EXPN unknown. */
+static void test_vrfy_postfix_discloses(void **state)
+{
+	struct t *t;
+
+	(void)state;
+	t = vrfy_run(HELLO "252 2.0.0 root\r\n"
+	                   "550 5.1.1 <%s>: Recipient address rejected: User unknown in local "
+	                   "recipient table\r\n"
+	                   "502 5.5.2 Error: command not recognized\r\n221 2.0.0 Bye\r\n",
+	             END_EOF);
+	expect_sent(t, "EHLO " NAME "\r\nVRFY root\r\nVRFY %s\r\nEXPN root\r\nQUIT\r\n");
+	assert_int_equal(t->s.state, MH_SMTP_DONE);
+	assert_true(t->res.vrfy_tested);
+	assert_false(t->res.vrfy_tls);
+	assert_string_equal(t->res.vrfy_bogus, bogus);
+	assert_int_equal(t->res.vrfy_codes[MH_VRFY_Q_VRFY_ROOT], 252);
+	assert_int_equal(t->res.vrfy_codes[MH_VRFY_Q_VRFY_BOGUS], 550);
+	assert_int_equal(t->res.vrfy_codes[MH_VRFY_Q_EXPN_ROOT], 502);
+	assert_int_equal(t->res.vrfy_codes[MH_VRFY_Q_EXPN_BOGUS], 0); /* not asked */
+	assert_string_equal(t->res.vrfy_replies[MH_VRFY_Q_VRFY_ROOT], "252 2.0.0 root");
+	assert_string_equal(t->res.vrfy, "discloses");
+	assert_string_equal(t->res.expn, "disabled");
+	assert_null(t->res.vrfy_error);
+	assert_null(t->res.error);
+	assert_false(t->res.relay_tested);
+	free(t);
+}
+
+/* 250 for root, 550 for the bogus name (sendmail): discloses; EXPN the same. */
+static void test_vrfy_250_550(void **state)
+{
+	struct t *t;
+
+	(void)state;
+	t = vrfy_run(HELLO "250 2.1.5 <root@mx.example.net>\r\n550 5.1.1 %s... User unknown\r\n"
+	                   "250 2.1.5 <root@mx.example.net>\r\n550 5.1.1 %s... User unknown\r\n"
+	                   "221 Bye\r\n",
+	             END_EOF);
+	expect_sent(t, "EHLO " NAME "\r\nVRFY root\r\nVRFY %s\r\nEXPN root\r\nEXPN %s\r\nQUIT\r\n");
+	assert_string_equal(t->res.vrfy, "discloses");
+	assert_string_equal(t->res.expn, "discloses");
+	assert_int_equal(t->res.vrfy_codes[MH_VRFY_Q_EXPN_BOGUS], 550);
+	free(t);
+}
+
+/* 252 to everything (Exchange, many appliances) and 250 catch-all: ambiguous. */
+static void test_vrfy_ambiguous(void **state)
+{
+	struct t *t;
+
+	(void)state;
+	t = vrfy_run(HELLO "252 2.1.5 Cannot VRFY user, but will accept message\r\n"
+	                   "252 2.1.5 Cannot VRFY user, but will accept message\r\n"
+	                   "250 2.1.5 root\r\n250 2.1.5 %s\r\n221 Bye\r\n",
+	             END_EOF);
+	assert_string_equal(t->res.vrfy, "ambiguous");
+	assert_string_equal(t->res.expn, "ambiguous");
+	assert_null(t->res.vrfy_error);
+	free(t);
+	/* 550 for root too: the command answers but tells nothing. */
+	t = vrfy_run(HELLO "550 5.1.1 root... User unknown\r\n502 EXPN disabled\r\n221 Bye\r\n",
+	             END_EOF);
+	expect_sent(t, "EHLO " NAME "\r\nVRFY root\r\nEXPN root\r\nQUIT\r\n");
+	assert_string_equal(t->res.vrfy, "ambiguous");
+	assert_string_equal(t->res.expn, "disabled");
+	free(t);
+}
+
+/* disable_vrfy_command = yes: 502, and the bogus name is never asked. */
+static void test_vrfy_disabled(void **state)
+{
+	struct t *t;
+
+	(void)state;
+	t = vrfy_run(HELLO "502 5.5.1 VRFY command is disabled\r\n"
+	                   "502 5.5.2 Error: command not recognized\r\n221 2.0.0 Bye\r\n",
+	             END_EOF);
+	expect_sent(t, "EHLO " NAME "\r\nVRFY root\r\nEXPN root\r\nQUIT\r\n");
+	assert_string_equal(t->res.vrfy, "disabled");
+	assert_string_equal(t->res.expn, "disabled");
+	assert_int_equal(t->res.vrfy_codes[MH_VRFY_Q_VRFY_BOGUS], 0);
+	free(t);
+	/* 550 "administrative prohibition" (Exim without acl_smtp_vrfy): disabled. */
+	t = vrfy_run(HELLO "550 Administrative prohibition\r\n550 Administrative prohibition\r\n"
+	                   "221 Bye\r\n",
+	             END_EOF);
+	assert_string_equal(t->res.vrfy, "disabled");
+	assert_string_equal(t->res.expn, "disabled");
+	free(t);
+}
+
+/* 530 (STARTTLS or AUTH first) and 4xx: no answer to the question: null. */
+static void test_vrfy_unavailable(void **state)
+{
+	struct t *t;
+
+	(void)state;
+	t = vrfy_run(HELLO "530 5.7.0 Must issue a STARTTLS command first\r\n"
+	                   "450 4.7.1 Try again later\r\n221 Bye\r\n",
+	             END_EOF);
+	expect_sent(t, "EHLO " NAME "\r\nVRFY root\r\nEXPN root\r\nQUIT\r\n");
+	assert_true(t->res.vrfy_tested);
+	assert_null(t->res.vrfy);
+	assert_null(t->res.expn);
+	assert_null(t->res.vrfy_error);
+	free(t);
+	/* 252 for root, then a 4xx for the bogus name: unanswered, not disclosure. */
+	t = vrfy_run(HELLO "252 2.0.0 root\r\n451 4.3.0 temporary failure\r\n"
+	                   "502 5.5.2 Error: command not recognized\r\n221 Bye\r\n",
+	             END_EOF);
+	assert_null(t->res.vrfy);
+	assert_string_equal(t->res.expn, "disabled");
+	free(t);
+}
+
+/* 421 (too many errors, shutting down): recorded, the rest skipped, QUIT. */
+static void test_vrfy_421(void **state)
+{
+	struct t *t;
+
+	(void)state;
+	t = vrfy_run(HELLO "421 4.7.0 mx.example.net Error: too many errors\r\n", END_EOF);
+	expect_sent(t, "EHLO " NAME "\r\nVRFY root\r\nQUIT\r\n");
+	assert_int_equal(t->s.state, MH_SMTP_DONE);
+	assert_int_equal(t->res.vrfy_codes[MH_VRFY_Q_VRFY_ROOT], 421);
+	assert_null(t->res.vrfy);
+	assert_null(t->res.expn);
+	assert_string_equal(t->res.vrfy_error, "server-closing");
+	assert_string_equal(t->res.vrfy_detail, "421 4.7.0 mx.example.net Error: too many errors");
+	assert_null(t->res.error);
+	free(t);
+	/* 421 to the bogus name after 252 for root: still nothing proven. */
+	t = vrfy_run(HELLO "252 2.0.0 root\r\n421 4.7.0 closing\r\n", END_EOF);
+	expect_sent(t, "EHLO " NAME "\r\nVRFY root\r\nVRFY %s\r\nQUIT\r\n");
+	assert_null(t->res.vrfy);
+	assert_string_equal(t->res.vrfy_error, "server-closing");
+	free(t);
+}
+
+/* A close, a stall, garbage during the checks: vrfy_error, the record intact. */
+static void test_vrfy_failures(void **state)
+{
+	struct t *t;
+
+	(void)state;
+	t = vrfy_run(HELLO "252 2.0.0 root\r\n", END_EOF);
+	assert_string_equal(t->res.vrfy_error, "closed-during-vrfy");
+	mh_vrfy_bogus_name(SEED, bogus, sizeof(bogus));
+	assert_non_null(strstr(t->res.vrfy_detail, bogus));
+	assert_null(t->res.vrfy);
+	assert_null(t->res.error);
+	assert_int_equal(t->res.ehlo_code, 250);
+	free(t);
+	t = vrfy_run(HELLO "252 2.0.0 root\r\n550 5.1.1 unknown\r\n", END_TIMEOUT);
+	assert_string_equal(t->res.vrfy_error, "vrfy-timeout");
+	assert_string_equal(t->res.vrfy, "discloses"); /* decided before the stall */
+	assert_null(t->res.error);
+	free(t);
+	t = vrfy_run(HELLO "252 2.0.0 root\r\n550-5.1.1 unk", END_WHOLE_TIMEOUT);
+	assert_string_equal(t->res.vrfy_error, "session-timeout");
+	assert_null(t->res.vrfy);
+	free(t);
+	t = vrfy_run(HELLO "25x what\r\n", END_EOF);
+	assert_true(is_reader_tag(t->res.vrfy_error));
+	assert_null(t->res.error);
+	assert_int_equal(t->s.state, MH_SMTP_DONE);
+	free(t);
+	t = vrfy_run(HELLO, END_RESET);
+	assert_string_equal(t->res.vrfy_error, "connection-reset");
+	assert_null(t->res.error);
+	free(t);
+}
+
+/* After STARTTLS, the questions go over TLS (a server may answer only there). */
+static void test_vrfy_over_tls(void **state)
+{
+	struct t *t = t_new(NAME);
+
+	(void)state;
+	setup_vrfy(t);
+	mh_smtp_session_set_starttls(&t->s, true);
+	assert_int_equal(step(t, HELLO), 0);
+	assert_string_equal(pending(t), "STARTTLS\r\n");
+	flush(t);
+	assert_int_equal(feed(t, "220 2.0.0 Ready to start TLS\r\n"), 0);
+	mh_smtp_session_tls_done(&t->s, true, NULL);
+	flush(t);
+	assert_int_equal(feed(t, "250-mx.example.net\r\n250 PIPELINING\r\n"), 0);
+	assert_int_equal(t->s.state, MH_SMTP_VRFY);
+	assert_string_equal(pending(t), "VRFY root\r\n");
+	assert_true(t->res.vrfy_tls);
+	assert_true(mh_smtp_session_probing(&t->s));
+	free(t);
+	/* STARTTLS refused: the questions go in clear. */
+	t = t_new(NAME);
+	setup_vrfy(t);
+	mh_smtp_session_set_starttls(&t->s, true);
+	assert_int_equal(step(t, HELLO), 0);
+	flush(t);
+	assert_int_equal(feed(t, "454 4.7.0 TLS not available\r\n"), 0);
+	assert_string_equal(pending(t), "VRFY root\r\n");
+	assert_false(t->res.vrfy_tls);
+	assert_string_equal(t->res.tls_error, "starttls-refused");
+	free(t);
+	/* HELO only (EHLO refused): the questions still follow. */
+	t = t_new(NAME);
+	setup_vrfy(t);
+	assert_int_equal(step(t, "220 old ESMTP\r\n500 what\r\n250 old\r\n"), 0);
+	assert_true(t->res.helo);
+	assert_string_equal(pending(t), "VRFY root\r\n");
+	assert_string_equal(t->sent, "EHLO " NAME "\r\nHELO " NAME "\r\n");
+	free(t);
+}
+
+/* ---- the open-relay test ------------------------------------------------- */
+
+/* The pairs the session sends for the default inputs (mh_relay_variants). */
+static int pairs(const char *server_name, struct mh_relay_variant *v)
+{
+	char err[MH_ERRLEN];
+	int n = mh_relay_variants(TEST_DOMAIN, server_name, SERVER_IP, OWN_DOMAIN, v,
+	                          MH_RELAY_VARIANTS_MAX, err, sizeof(err));
+
+	assert_true(n > 0);
+	return n;
+}
+
+/* A server that refuses every pair: MAIL accepted, RCPT 554, RSET between. */
+static void test_relay_closed(void **state)
+{
+	struct mh_relay_variant v[MH_RELAY_VARIANTS_MAX];
+	int n = pairs("mx.example.net", v);
+	char in[8192], want[16384];
+	size_t off, woff;
+	struct t *t;
+
+	(void)state;
+	assert_int_equal(n, 16);
+	off = (size_t)snprintf(in, sizeof(in), "%s", HELLO);
+	woff = (size_t)snprintf(want, sizeof(want), "EHLO " NAME "\r\n");
+	for (int i = 0; i < n; i++) {
+		off += (size_t)snprintf(in + off, sizeof(in) - off,
+		                        "250 2.1.0 Ok\r\n554 5.7.1 <x>: Relay access denied\r\n%s",
+		                        i + 1 < n ? "250 2.0.0 Ok\r\n" : "221 2.0.0 Bye\r\n");
+		woff += (size_t)snprintf(want + woff, sizeof(want) - woff,
+		                         "MAIL FROM:%s\r\nRCPT TO:%s\r\n%s", v[i].mail_from, v[i].rcpt_to,
+		                         i + 1 < n ? "RSET\r\n" : "QUIT\r\n");
+	}
+	t = play_all_with(in, END_EOF, setup_relay);
+	assert_string_equal(t->sent, want);
+	assert_int_equal(t->s.state, MH_SMTP_DONE);
+	assert_true(t->res.relay_tested);
+	assert_false(t->res.relay_tls);
+	assert_int_equal(t->res.relay_nvariants, 16);
+	assert_int_equal(t->res.relay_ntried, 16);
+	assert_int_equal(t->res.relay_accepted, 0);
+	assert_string_equal(t->res.relay_names[0], "null-sender");
+	assert_string_equal(t->res.relay_names[15], "bang-path-name");
+	assert_int_equal(t->res.relay_mail_codes[3], 250);
+	assert_int_equal(t->res.relay_rcpt_codes[15], 554);
+	assert_null(t->res.relay_error);
+	assert_null(t->res.error);
+	assert_false(t->res.relay_data_tried);
+	assert_null(strstr(t->sent, "DATA"));
+	/* the server's name came from its EHLO answer, the sender of pair 2 */
+	assert_string_equal(v[2].mail_from, "<relaytest@mx.example.net>");
+	free(t);
+}
+
+/* An open relay: accepted pairs recorded; without --relay-test-data, never DATA. */
+static void test_relay_open_no_data(void **state)
+{
+	struct mh_relay_variant v[MH_RELAY_VARIANTS_MAX];
+	int n = pairs("mx.example.net", v);
+	char in[8192];
+	size_t off;
+	struct t *t;
+
+	(void)state;
+	off = (size_t)snprintf(in, sizeof(in), "%s", HELLO);
+	for (int i = 0; i < n; i++)
+		off += (size_t)snprintf(in + off, sizeof(in) - off, "250 2.1.0 Ok\r\n%s250 2.0.0 Ok\r\n",
+		                        i == 0 || i == 3 ? "250 2.1.5 Ok\r\n"
+		                                         : "501 5.1.3 Bad recipient address syntax\r\n");
+	t = play_all_with(in, END_EOF, setup_relay);
+	assert_int_equal(t->res.relay_accepted, (1u << 0) | (1u << 3));
+	assert_int_equal(t->res.relay_ntried, 16);
+	assert_string_equal(t->res.relay_mail_from, "<>");
+	assert_string_equal(t->res.relay_rcpt_to, "<relaytest@" TEST_DOMAIN ">");
+	assert_string_equal(t->res.relay_reply, "250 2.1.5 Ok");
+	assert_null(strstr(t->sent, "DATA"));
+	assert_false(t->res.relay_data_tried);
+	assert_non_null(strstr(t->sent, "RCPT TO:<relaytest@" TEST_DOMAIN ">\r\nRSET\r\n"));
+	free(t);
+}
+
+/* --relay-test-data: DATA and the tagged message once, for the first accepted pair. */
+static void test_relay_data(void **state)
+{
+	struct mh_relay_variant v[MH_RELAY_VARIANTS_MAX];
+	int n = pairs("mx.example.net", v);
+	char in[8192];
+	const char *msg, *end;
+	size_t off;
+	struct t *t;
+
+	(void)state;
+	off = (size_t)snprintf(in, sizeof(in), "%s", HELLO);
+	/* pair 0 refused, pair 1 accepted: DATA; pair 2 accepted: no second DATA */
+	off += (size_t)snprintf(in + off, sizeof(in) - off,
+	                        "250 Ok\r\n554 denied\r\n250 Ok\r\n"
+	                        "250 Ok\r\n250 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n"
+	                        "250 2.0.0 Ok: queued as 4ABCD\r\n250 Ok\r\n"
+	                        "250 Ok\r\n250 Ok\r\n250 Ok\r\n");
+	for (int i = 3; i < n; i++)
+		off += (size_t)snprintf(in + off, sizeof(in) - off, "250 Ok\r\n554 denied\r\n%s",
+		                        i + 1 < n ? "250 Ok\r\n" : "221 Bye\r\n");
+	t = play_all_with(in, END_EOF, setup_relay_data);
+	assert_int_equal(t->s.state, MH_SMTP_DONE);
+	assert_int_equal(t->res.relay_accepted, (1u << 1) | (1u << 2));
+	assert_true(t->res.relay_data_tried);
+	assert_int_equal(t->res.relay_data_variant, 1);
+	assert_int_equal(t->res.relay_data_code, 354);
+	assert_int_equal(t->res.relay_data_end_code, 250);
+	assert_string_equal(t->res.relay_data_reply, "250 2.0.0 Ok: queued as 4ABCD");
+	assert_string_equal(t->res.relay_tag, TAG);
+	assert_string_equal(t->res.relay_mail_from, v[1].mail_from);
+	assert_null(t->res.relay_error);
+	/* one DATA, right after pair 1's RCPT; the message carries the tag, ends with "." */
+	msg = strstr(t->sent, "RCPT TO:<relaytest@" TEST_DOMAIN ">\r\nDATA\r\n");
+	assert_non_null(msg);
+	assert_ptr_equal(strstr(t->sent, "DATA\r\n"), strstr(msg, "DATA\r\n"));
+	assert_null(strstr(strstr(msg, "DATA\r\n") + 6, "DATA\r\n"));
+	assert_non_null(strstr(msg, "\r\nMessage-ID: <" TAG "@mailhole.invalid>\r\n"));
+	assert_non_null(strstr(msg, "\r\nX-Mailhole-Tag: " TAG "\r\n"));
+	assert_non_null(strstr(msg, "\r\nTo: <relaytest@" TEST_DOMAIN ">\r\n"));
+	end = strstr(msg, "\r\n.\r\nRSET\r\n");
+	assert_non_null(end);
+	/* no line of the message starts with a dot, or is too long */
+	for (const char *p = strstr(msg, "DATA\r\n") + 6; p < end; p = strstr(p, "\r\n") + 2) {
+		assert_true(*p != '.');
+		assert_true(strstr(p, "\r\n") - p < 998);
+	}
+	free(t);
+}
+
+/* DATA refused, or the message refused at its end: recorded, the test goes on. */
+static void test_relay_data_refused(void **state)
+{
+	struct t *t = t_new(NAME);
+
+	(void)state;
+	setup_relay_data(t);
+	assert_int_equal(step(t, HELLO "250 Ok\r\n250 Ok\r\n"), 0);
+	assert_string_equal(pending(t), "DATA\r\n");
+	flush(t);
+	assert_int_equal(feed(t, "554 5.5.1 Error: no valid recipients\r\n"), 0);
+	assert_int_equal(t->s.state, MH_SMTP_RSET);
+	assert_int_equal(t->res.relay_data_code, 554);
+	assert_int_equal(t->res.relay_data_end_code, 0);
+	assert_string_equal(t->res.relay_data_reply, "554 5.5.1 Error: no valid recipients");
+	free(t);
+	t = t_new(NAME);
+	setup_relay_data(t);
+	assert_int_equal(step(t, HELLO "250 Ok\r\n250 Ok\r\n354 go\r\n"), 0);
+	assert_int_equal(t->s.state, MH_SMTP_DATA_END);
+	flush(t);
+	assert_int_equal(feed(t, "550 5.7.1 Message rejected\r\n"), 0);
+	assert_int_equal(t->s.state, MH_SMTP_RSET);
+	assert_int_equal(t->res.relay_data_end_code, 550);
+	assert_string_equal(t->res.relay_data_reply, "550 5.7.1 Message rejected");
+	free(t);
+	/* a bad tag turns DATA off */
+	t = t_new(NAME);
+	{
+		struct mh_smtp_probes p = { .relay_domain = TEST_DOMAIN, .relay_data = true,
+		                            .tag = "mh\r\nRCPT TO:<x@y>" };
+		mh_smtp_session_set_probes(&t->s, &p, SERVER_IP);
+	}
+	assert_int_equal(step(t, HELLO "250 Ok\r\n250 Ok\r\n"), 0);
+	assert_string_equal(pending(t), "RSET\r\n");
+	assert_null(strstr(t->sent, "DATA"));
+	assert_string_equal(t->res.relay_tag, "");
+	free(t);
+}
+
+/* MAIL refused: no RCPT for that pair, RSET, the next pair. */
+static void test_relay_mail_refused(void **state)
+{
+	struct t *t = t_new(NAME);
+
+	(void)state;
+	setup_relay(t);
+	assert_int_equal(step(t, HELLO "553 5.1.8 sender refused\r\n"), 0);
+	assert_string_equal(pending(t), "RSET\r\n");
+	assert_int_equal(t->res.relay_mail_codes[0], 553);
+	assert_int_equal(t->res.relay_rcpt_codes[0], 0);
+	assert_int_equal(t->res.relay_ntried, 0);
+	flush(t);
+	assert_int_equal(feed(t, "250 Ok\r\n"), 0);
+	assert_string_equal(pending(t), "MAIL FROM:<relaytest@" OWN_DOMAIN ">\r\n");
+	free(t);
+}
+
+/* 421 and failures in the middle: relay_error, what was answered stays. */
+static void test_relay_failures(void **state)
+{
+	struct t *t;
+
+	(void)state;
+	t = t_new(NAME);
+	setup_relay(t);
+	assert_int_equal(step(t, HELLO "250 Ok\r\n554 denied\r\n250 Ok\r\n250 Ok\r\n"
+	                               "421 4.7.0 mx Error: too many errors\r\n"),
+	                 0);
+	assert_int_equal(t->s.state, MH_SMTP_QUIT);
+	assert_string_equal(t->res.relay_error, "server-closing");
+	assert_int_equal(t->res.relay_ntried, 2);
+	assert_int_equal(t->res.relay_rcpt_codes[1], 421);
+	assert_null(t->res.error);
+	free(t);
+	t = play_all_with(HELLO "250 Ok\r\n554 denied\r\n", END_TIMEOUT, setup_relay);
+	assert_string_equal(t->res.relay_error, "relay-timeout");
+	assert_string_equal(t->res.relay_detail, "in RSET");
+	assert_int_equal(t->res.relay_ntried, 1);
+	assert_null(t->res.error);
+	free(t);
+	t = play_all_with(HELLO "250 Ok\r\n554-denied\r\n", END_EOF, setup_relay);
+	assert_string_equal(t->res.relay_error, "closed-during-relay");
+	assert_string_equal(t->res.relay_detail, "in RCPT: 554-denied");
+	free(t);
+	t = play_all_with(HELLO "250 Ok\r\n\x01\x02\r\n", END_EOF, setup_relay);
+	assert_true(is_reader_tag(t->res.relay_error));
+	assert_null(t->res.error);
+	free(t);
+	t = play_all_with(HELLO, END_WHOLE_TIMEOUT, setup_relay);
+	assert_string_equal(t->res.relay_error, "session-timeout");
+	free(t);
+}
+
+/* What the server names itself is used only when it is a plain host name. */
+static void test_relay_server_name(void **state)
+{
+	struct t *t;
+	struct mh_relay_variant v[MH_RELAY_VARIANTS_MAX];
+	int n = pairs(NULL, v);
+
+	(void)state;
+	t = t_new(NAME);
+	setup_relay(t);
+	assert_int_equal(step(t, "220 x ESMTP\r\n250-[198.18.0.25] hi <evil@x>\r\n250 SIZE\r\n"), 0);
+	assert_int_equal(t->res.relay_nvariants, (unsigned)n);
+	assert_int_equal(n, 11); /* no server-name pairs */
+	assert_string_equal(pending(t), "MAIL FROM:<>\r\n");
+	free(t);
+	/* no usable address: no pairs at all, the test is recorded as failed */
+	t = t_new(NAME);
+	{
+		struct mh_smtp_probes p = { .relay_domain = TEST_DOMAIN };
+		mh_smtp_session_set_probes(&t->s, &p, "not-an-ip");
+	}
+	assert_int_equal(step(t, HELLO), 0);
+	assert_string_equal(pending(t), "QUIT\r\n");
+	assert_true(t->res.relay_tested);
+	assert_string_equal(t->res.relay_error, "relay-variants");
+	assert_int_equal(t->res.relay_nvariants, 0);
+	free(t);
+	/* a one-label test domain is refused the same way */
+	t = t_new(NAME);
+	{
+		struct mh_smtp_probes p = { .relay_domain = "localhost" };
+		mh_smtp_session_set_probes(&t->s, &p, SERVER_IP);
+	}
+	assert_int_equal(step(t, HELLO), 0);
+	assert_string_equal(pending(t), "QUIT\r\n");
+	assert_string_equal(t->res.relay_error, "relay-variants");
+	free(t);
+}
+
+/* A server that answers before it has our command: the checks stop. */
+static void test_probe_talk_ahead(void **state)
+{
+	struct t *t = t_new(NAME);
+	size_t n;
+
+	(void)state;
+	setup_both(t);
+	/* all at once: the 252 arrives while "EHLO", "VRFY root" have not left */
+	assert_int_equal(feed(t, HELLO "252 2.0.0 root\r\n"), 0);
+	assert_int_equal(t->s.state, MH_SMTP_QUIT);
+	assert_string_equal(pending(t), "EHLO " NAME "\r\nVRFY root\r\nQUIT\r\n");
+	assert_string_equal(t->res.vrfy_error, "reply-before-command");
+	assert_string_equal(t->res.vrfy_detail, "252 2.0.0 root");
+	assert_null(t->res.vrfy);
+	assert_false(t->res.relay_tested);
+	assert_null(t->res.error);
+	free(t);
+	/* a flood of replies cannot grow the output queue */
+	t = t_new(NAME);
+	setup_relay(t);
+	assert_int_equal(step(t, HELLO), 0);
+	flush(t);
+	for (int i = 0; i < 200; i++)
+		feed(t, "250 Ok\r\n");
+	mh_smtp_session_pending(&t->s, &n);
+	assert_true(n < 64);
+	assert_string_equal(t->res.relay_error, "reply-before-command");
+	assert_int_equal(t->res.relay_mail_codes[0], 250);
+	assert_int_equal(t->res.relay_ntried, 0);
+	free(t);
+}
+
+/* Both checks: VRFY first, then the relay test, then QUIT; every cut agrees. */
+static void test_vrfy_then_relay(void **state)
+{
+	struct mh_relay_variant v[MH_RELAY_VARIANTS_MAX];
+	int n = pairs("mx.example.net", v);
+	char in[8192];
+	size_t off;
+	struct t *t;
+
+	(void)state;
+	mh_vrfy_bogus_name(SEED, bogus, sizeof(bogus));
+	off = (size_t)snprintf(in, sizeof(in), "%s502 5.5.1 VRFY command is disabled\r\n"
+	                                       "502 5.5.2 Error: command not recognized\r\n",
+	                       HELLO);
+	for (int i = 0; i < n; i++)
+		off += (size_t)snprintf(in + off, sizeof(in) - off, "250 Ok\r\n554 denied\r\n%s",
+		                        i + 1 < n ? "250 Ok\r\n" : "221 Bye\r\n");
+	t = play_all_with(in, END_EOF, setup_both);
+	assert_int_equal(strncmp(t->sent, "EHLO " NAME "\r\nVRFY root\r\nEXPN root\r\nMAIL FROM:<>\r\n",
+	                         strlen("EHLO " NAME "\r\nVRFY root\r\nEXPN root\r\nMAIL FROM:<>\r\n")),
+	                 0);
+	assert_string_equal(t->res.vrfy, "disabled");
+	assert_int_equal(t->res.relay_ntried, 16);
+	assert_int_equal(t->s.state, MH_SMTP_DONE);
+	assert_true(t->s.nreplies >= 2 + 2 + 16 * 3);
+	free(t);
+}
+
 static void test_state_names(void **state)
 {
 	(void)state;
@@ -891,6 +1609,8 @@ static void test_state_names(void **state)
 	assert_string_equal(mh_smtp_state_name(MH_SMTP_HELO), "HELO");
 	assert_string_equal(mh_smtp_state_name(MH_SMTP_QUIT), "QUIT");
 	assert_string_equal(mh_smtp_state_name(MH_SMTP_DONE), "DONE");
+	assert_string_equal(mh_smtp_state_name(MH_SMTP_VRFY), "VRFY");
+	assert_string_equal(mh_smtp_state_name(MH_SMTP_DATA_END), "DATA_END");
 	assert_string_equal(mh_smtp_state_name((enum mh_smtp_state)42), "UNKNOWN");
 	assert_string_equal(mh_smtp_state_name((enum mh_smtp_state) - 1), "UNKNOWN");
 }
@@ -946,6 +1666,23 @@ int main(void)
 	    cmocka_unit_test(test_starttls_timeouts),
 	    cmocka_unit_test(test_starttls_not_tried),
 	    cmocka_unit_test(test_implicit_tls),
+	    cmocka_unit_test(test_vrfy_postfix_discloses),
+	    cmocka_unit_test(test_vrfy_250_550),
+	    cmocka_unit_test(test_vrfy_ambiguous),
+	    cmocka_unit_test(test_vrfy_disabled),
+	    cmocka_unit_test(test_vrfy_unavailable),
+	    cmocka_unit_test(test_vrfy_421),
+	    cmocka_unit_test(test_vrfy_failures),
+	    cmocka_unit_test(test_vrfy_over_tls),
+	    cmocka_unit_test(test_relay_closed),
+	    cmocka_unit_test(test_relay_open_no_data),
+	    cmocka_unit_test(test_relay_data),
+	    cmocka_unit_test(test_relay_data_refused),
+	    cmocka_unit_test(test_relay_mail_refused),
+	    cmocka_unit_test(test_relay_failures),
+	    cmocka_unit_test(test_relay_server_name),
+	    cmocka_unit_test(test_probe_talk_ahead),
+	    cmocka_unit_test(test_vrfy_then_relay),
 	    cmocka_unit_test(test_state_names),
 	    cmocka_unit_test(test_ext_bit),
 	};
