@@ -92,6 +92,7 @@ static enum ml_next ml_field_next(struct ml_cur *c, struct ml_field *f)
 {
 	const char *p = c->p, *next, *e, *q;
 
+	f->line = c->line;
 	if (p >= c->end)
 		return ML_END;
 	e = ml_rtrim_cr(p, ml_eol(p, c->end, &next));
@@ -1008,6 +1009,51 @@ static void ml_bounce_fields(struct mh_mail *m, const char *p, size_t len)
 		rc->action[0] = '\0';
 }
 
+/*
+ * The "<rcpt@domain>: reason" paragraph that Postfix, qmail and many
+ * gateways write in a text bounce: the recipient and the diagnostic (its
+ * indented continuation lines joined).
+ */
+static void ml_bounce_rcpt_line(struct mh_mail *m, const char *p, size_t len)
+{
+	const char *end = p + len, *next, *e;
+	struct mh_dsn_rcpt *rc = &m->rcpts[0];
+
+	for (; p < end; p = next) {
+		const char *gt, *at, *q;
+		char diag[MH_MAIL_TEXT_MAX * 2];
+		size_t o = 0;
+
+		e = ml_rtrim_cr(p, ml_eol(p, end, &next));
+		if (e - p < 5 || *p != '<')
+			continue;
+		gt = memchr(p, '>', (size_t)(e - p));
+		if (!gt || gt + 1 >= e || gt[1] != ':')
+			continue;
+		at = memchr(p, '@', (size_t)(gt - p));
+		if (!at || (size_t)(gt - p - 1) >= sizeof(rc->final_recipient))
+			continue;
+		mh_mail_clean(p + 1, (size_t)(gt - p - 1), rc->final_recipient,
+			      sizeof(rc->final_recipient), false);
+		for (q = gt + 2; q < e && o + 1 < sizeof(diag); q++)
+			diag[o++] = *q;
+		/* continuation: the indented lines that follow */
+		while (next < end && (*next == ' ' || *next == '\t')) {
+			const char *n2;
+			e = ml_rtrim_cr(next, ml_eol(next, end, &n2));
+			if (o + 1 < sizeof(diag))
+				diag[o++] = ' ';
+			for (q = next; q < e && o + 1 < sizeof(diag); q++)
+				diag[o++] = *q;
+			next = n2;
+		}
+		mh_mail_clean(diag, o, rc->diagnostic, sizeof(rc->diagnostic), false);
+		if (m->nrcpts == 0)
+			m->nrcpts = 1;
+		return;
+	}
+}
+
 /* ---- the tag ---- */
 
 static void ml_tag_set(struct mh_mail *m, const char *tag, const char *source)
@@ -1078,7 +1124,7 @@ int mh_mail_parse(const char *buf, size_t len, struct mh_mail *out, char *err, s
 		if (r == ML_BINARY)
 			return mh_err(err, errlen, MH_EINVAL,
 				      "line %u: NUL bytes in the header section (binary, not a message)",
-				      c.line);
+				      f.line);
 		if (nfields == 0) {
 			if (r == ML_BLANK)
 				return mh_err(err, errlen, MH_EINVAL,
@@ -1155,6 +1201,8 @@ int mh_mail_parse(const char *buf, size_t len, struct mh_mail *out, char *err, s
 				free(rdec);
 			}
 			ml_bounce_fields(out, p, n);
+			if (!out->rcpts[0].final_recipient[0])
+				ml_bounce_rcpt_line(out, p, n);
 			if (out->nrcpts == 0 || !out->rcpts[0].status[0]) {
 				char st[16];
 				if (ml_text_status(p, n, st, sizeof(st))) {

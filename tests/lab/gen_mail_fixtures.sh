@@ -43,12 +43,81 @@
 #   mhpfhosta0001  on host-a: bare sender "mary" to audit@lab.test
 #                  -> arrives host-qualified (mary@host-a.lab.test)
 #   mhpfhostm0001  on host-m: the same -> arrives masqueraded (mary@lab.test)
+#
+# Then it derives from those real files (no MTA needed; also alone with
+# `gen_mail_fixtures.sh --derive [OUTDIR]`):
+#   derived-*.eml   well-formed variants: CRLF line ends, an mbox "From "
+#                   line, a non-standard bounce (the failure DSN flattened to
+#                   its text part, as a gateway forwards it: no report, no
+#                   ENVID, only the VERP recipient and the text)
+#   broken/*.eml    damaged ones (truncated MIME, missing or wrong boundary,
+#                   8-bit junk, a huge header, NULs, binary, empty)
+# Their expected outcomes are in EXPECTED and broken/EXPECTED (hand-checked).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+DERIVE_ONLY=0
+if [ "${1:-}" = --derive ]; then
+	DERIVE_ONLY=1
+	shift
+fi
 OUT=${1:-$HERE/../fixtures/mail}
 mkdir -p "$OUT" || exit 2
 OUT=$(cd "$OUT" && pwd)
+
+# derive: the variants of the real files (see the top of this file).
+derive() {
+	local o=$OUT b=$OUT/broken
+	mkdir -p "$b"
+	[ -r "$o/postfix-reject-failed.eml" ] && [ -r "$o/postfix-refused-failed.eml" ] || {
+		echo "derive: the postfix-*.eml files are missing in $o" >&2
+		return 1
+	}
+	# well-formed variants
+	sed 's/$/\r/' "$o/postfix-reject-failed.eml" >"$o/derived-reject-failed-crlf.eml"
+	{
+		printf 'From MAILER-DAEMON  Tue Dec  8 04:19:53 2026\n'
+		cat "$o/postfix-success-delivered.eml"
+	} >"$o/derived-success-delivered-mbox.eml"
+	# the non-standard bounce: the top headers without MIME, then the
+	# failure DSN's first (text) part
+	{
+		sed -n '1,/^$/p' "$o/postfix-refused-failed.eml" |
+			awk '/^[^ \t]/ { keep = ($0 !~ /^(MIME-Version|Content-Type|Content-Transfer-Encoding):/) } keep' |
+			sed '/^$/d'
+		printf 'Content-Type: text/plain; charset=utf-8\n\n'
+		awk 'BEGIN { n = 0 } /^--/ { n++; next } n == 1' "$o/postfix-refused-failed.eml" |
+			sed '1,/^$/d'
+	} >"$o/derived-bounce-nonstandard.eml"
+	# damaged ones
+	head -n 52 "$o/postfix-reject-failed.eml" >"$b/truncated-mime.eml"
+	sed '/^\tboundary=/d' "$o/postfix-reject-failed.eml" >"$b/missing-boundary.eml"
+	sed 's/^\tboundary="[^"]*"/\tboundary="no-such-boundary"/' "$o/postfix-reject-failed.eml" \
+		>"$b/wrong-boundary.eml"
+	sed -e 's/^Subject: \(.*\)$/Subject: \1 \xff\xfe\xc3\x28 junk/' \
+		-e 's/^Reporting-MTA: .*$/&\nX-Junk: \x80\x81\x82\xe9t\xe9/' \
+		-e 's/^Remote-MTA: .*$/&\n\xe9\xe8\xff not a field/' \
+		"$o/postfix-reject-failed.eml" >"$b/junk-8bit.eml"
+	{
+		head -n 3 "$o/postfix-reject-failed.eml"
+		printf 'X-Huge: start\n'
+		yes '	0123456789012345678901234567890123456789012345678901234567890123456789' |
+			head -n 16000
+		tail -n +4 "$o/postfix-reject-failed.eml"
+	} >"$b/huge-header.eml"
+	sed 's/^X-Original-To: .*$/X-Original-To: audit\x00@lab.test/' "$o/postfix-reject-failed.eml" \
+		>"$b/nul-header.eml"
+	head -c 3000 /dev/zero | tr '\0' '\1' | sed 's/^/\x00\x7fELF/' >"$b/binary.eml"
+	: >"$b/empty.eml"
+	printf '\n\nbody only, no header section\n' >"$b/no-headers.eml"
+	head -n 8 "$o/postfix-refused-delayed.eml" >"$b/headers-only.eml"
+	chmod 644 "$o"/derived-*.eml "$b"/*.eml
+}
+
+if [ "$DERIVE_ONLY" = 1 ]; then
+	derive
+	exit $?
+fi
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
@@ -256,4 +325,5 @@ masquerade_domains = lab.test"
 
 lab_run_isolated
 rc=$?
+[ "$rc" = 0 ] && { derive || rc=1; }
 exit "$rc"
