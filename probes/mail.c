@@ -149,13 +149,15 @@ static void ml_warn(struct mh_mail *m, const char *fmt, ...) __attribute__((form
 
 static void ml_warn(struct mh_mail *m, const char *fmt, ...)
 {
-	char one[256];
+	char raw[256], one[256];
 	size_t have = strlen(m->warning);
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(one, sizeof(one), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* pieces of the message (a boundary) are untrusted: ASCII only, so cuts are safe */
+	mh_sanitize_line(one, sizeof(one), raw, strlen(raw));
 	if (strstr(m->warning, one))
 		return;
 	if (have > 0 && have + 2 < sizeof(m->warning)) {
@@ -643,10 +645,10 @@ static void ml_dsn_value(const struct ml_field *f, char *dst, size_t size, bool 
 	if (addr && *v == '<') {
 		char a[ML_UNFOLD_MAX];
 		mh_mail_first_addr(v, strlen(v), a, sizeof(a));
-		mh_strlcpy(dst, a, size);
+		mh_utf8_clean(dst, size, a, strlen(a)); /* cut at a character */
 		return;
 	}
-	mh_strlcpy(dst, v, size);
+	mh_utf8_clean(dst, size, v, strlen(v));
 }
 
 /* The first token of a value, lowercased or not. */
