@@ -1056,6 +1056,74 @@ static void ml_bounce_rcpt_line(struct mh_mail *m, const char *p, size_t len)
 	}
 }
 
+static size_t ml_indent(const char *p, const char *e)
+{
+	size_t n = 0;
+
+	while (p + n < e && (p[n] == ' ' || p[n] == '\t'))
+		n++;
+	return n;
+}
+
+/*
+ * Exim's way (and many others'): the recipient alone on an indented line,
+ * the reason on the more indented lines below it:
+ *     root@down-x.lab.test
+ *       retry timeout exceeded
+ * With want set, the line must hold that address (bare or in <>); without,
+ * the first such block is taken, and its address written to addr. The
+ * reason goes into diag. true when found.
+ */
+static bool ml_text_rcpt_block(const char *text, size_t len, const char *want, char *addr,
+			       size_t addrsize, char *diag, size_t diagsize)
+{
+	const char *p = text, *end = text + len, *next, *e;
+
+	for (; p < end; p = next) {
+		const char *a, *b, *n2, *e2;
+		size_t ind, wl, o = 0;
+		char buf[MH_MAIL_TEXT_MAX * 2];
+
+		e = ml_rtrim_cr(p, ml_eol(p, end, &next));
+		ind = ml_indent(p, e);
+		if (ind == 0 || next >= end)
+			continue;
+		a = p + ind;
+		b = e;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (b - a >= 2 && *a == '<' && b[-1] == '>') {
+			a++;
+			b--;
+		}
+		if (b <= a || memchr(a, ' ', (size_t)(b - a)) || !memchr(a, '@', (size_t)(b - a)))
+			continue;
+		if (want) {
+			wl = strlen(want);
+			if ((size_t)(b - a) != wl || strncasecmp(a, want, wl) != 0)
+				continue;
+		}
+		e2 = ml_rtrim_cr(next, ml_eol(next, end, &n2));
+		if (ml_indent(next, e2) <= ind || ml_indent(next, e2) == (size_t)(e2 - next))
+			continue;
+		if (addr)
+			mh_mail_clean(a, (size_t)(b - a), addr, addrsize, false);
+		while (next < end) {
+			e2 = ml_rtrim_cr(next, ml_eol(next, end, &n2));
+			if (ml_indent(next, e2) <= ind || ml_indent(next, e2) == (size_t)(e2 - next))
+				break;
+			if (o > 0 && o + 1 < sizeof(buf))
+				buf[o++] = ' ';
+			for (const char *q = next; q < e2 && o + 1 < sizeof(buf); q++)
+				buf[o++] = *q;
+			next = n2;
+		}
+		mh_mail_clean(buf, o, diag, diagsize, false);
+		return true;
+	}
+	return false;
+}
+
 /* ---- the tag ---- */
 
 static void ml_tag_set(struct mh_mail *m, const char *tag, const char *source)
@@ -1188,6 +1256,15 @@ int mh_mail_parse(const char *buf, size_t len, struct mh_mail *out, char *err, s
 		if (rc < 0)
 			return rc;
 		failure = ml_excerpt(out, p, n, s.text.charset);
+		if (out->kind == MH_MAIL_DSN) {
+			/* a recipient without Diagnostic-Code: the reason the text gives */
+			for (unsigned i = 0; i < out->nrcpts; i++) {
+				struct mh_dsn_rcpt *rr = &out->rcpts[i];
+				if (!rr->diagnostic[0] && rr->final_recipient[0])
+					ml_text_rcpt_block(p, n, rr->final_recipient, NULL, 0,
+							   rr->diagnostic, sizeof(rr->diagnostic));
+			}
+		}
 		if (out->kind == MH_MAIL_MESSAGE && failure && ml_bounce_sender(&s)) {
 			out->kind = MH_MAIL_BOUNCE;
 			if (s.returned.found) {
@@ -1205,6 +1282,13 @@ int mh_mail_parse(const char *buf, size_t len, struct mh_mail *out, char *err, s
 			ml_bounce_fields(out, p, n);
 			if (!out->rcpts[0].final_recipient[0])
 				ml_bounce_rcpt_line(out, p, n);
+			if (!out->rcpts[0].final_recipient[0] &&
+			    ml_text_rcpt_block(p, n, NULL, out->rcpts[0].final_recipient,
+					       sizeof(out->rcpts[0].final_recipient),
+					       out->rcpts[0].diagnostic,
+					       sizeof(out->rcpts[0].diagnostic)) &&
+			    out->nrcpts == 0)
+				out->nrcpts = 1;
 			if (out->nrcpts == 0 || !out->rcpts[0].status[0]) {
 				char st[16];
 				if (ml_text_status(p, n, st, sizeof(st))) {

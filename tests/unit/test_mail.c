@@ -329,6 +329,51 @@ static void test_bounce_nonstandard(void **state)
 	free(m);
 }
 
+static struct mh_mail *parse_str(const char *s, int want);
+
+/* Exim writes no Diagnostic-Code for a router failure: the reason comes from its text part. */
+static void test_exim_reasons(void **state)
+{
+	char err[MH_ERRLEN];
+	struct mh_mail *m = parse_file(MAILDIR "/exim-refused-failed.eml", 0, err, sizeof(err));
+
+	(void)state;
+	assert_string_equal(m->from, "Mailer-Daemon@lab.test");
+	assert_string_equal(m->reporting_mta, "mx-x.lab.test");
+	assert_string_equal(m->original_envelope_id, "mhexrefused01"); /* "Original-Envelope-ID" */
+	assert_string_equal(m->rcpts[0].final_recipient, "root@down-x.lab.test");
+	assert_string_equal(m->rcpts[0].diagnostic, "retry timeout exceeded");
+	assert_string_equal(m->returned_message_id, "mhexrefused01@mailhole.invalid");
+	free(m);
+	m = parse_file(MAILDIR "/exim-nouser-failed.eml", 0, err, sizeof(err));
+	assert_string_equal(m->rcpts[0].diagnostic, "Unknown user");
+	free(m);
+
+	/* the same text without the report (a flattened Exim bounce): a bounce */
+	m = parse_str("Return-path: <>\n"
+		      "From: Mail Delivery System <Mailer-Daemon@lab.test>\n"
+		      "To: audit+mhexrefused01@lab.test\n"
+		      "Subject: Mail delivery failed: returning message to sender\n"
+		      "\n"
+		      "This message was created automatically by mail delivery software.\n"
+		      "\n"
+		      "A message that you sent could not be delivered to one or more of its\n"
+		      "recipients. This is a permanent error. The following address(es) failed:\n"
+		      "\n"
+		      "  root@down-x.lab.test\n"
+		      "    retry timeout exceeded\n",
+		      0);
+	assert_int_equal(m->kind, MH_MAIL_BOUNCE);
+	assert_string_equal(m->tag, "mhexrefused01");
+	assert_string_equal(m->tag_source, "verp");
+	assert_int_equal(m->nrcpts, 1);
+	assert_string_equal(m->rcpts[0].final_recipient, "root@down-x.lab.test");
+	assert_string_equal(m->rcpts[0].diagnostic, "retry timeout exceeded");
+	assert_string_equal(m->rcpts[0].action, "failed");
+	assert_true(strncmp(m->excerpt, "A message that you sent could not be delivered", 46) == 0);
+	free(m);
+}
+
 static struct mh_mail *parse_str(const char *s, int want)
 {
 	struct mh_mail *m = calloc(1, sizeof(*m));
@@ -658,6 +703,7 @@ int main(void)
 	    cmocka_unit_test(test_arrived_probe),
 	    cmocka_unit_test(test_crlf_and_mbox_same),
 	    cmocka_unit_test(test_bounce_nonstandard),
+	    cmocka_unit_test(test_exim_reasons),
 	    cmocka_unit_test(test_bounce_text_status),
 	    cmocka_unit_test(test_mime_shapes),
 	    cmocka_unit_test(test_headers),
