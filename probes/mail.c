@@ -92,6 +92,7 @@ static enum ml_next ml_field_next(struct ml_cur *c, struct ml_field *f)
 {
 	const char *p = c->p, *next, *e, *q;
 
+	f->line = c->line;
 	if (p >= c->end)
 		return ML_END;
 	e = ml_rtrim_cr(p, ml_eol(p, c->end, &next));
@@ -148,13 +149,15 @@ static void ml_warn(struct mh_mail *m, const char *fmt, ...) __attribute__((form
 
 static void ml_warn(struct mh_mail *m, const char *fmt, ...)
 {
-	char one[256];
+	char raw[256], one[256];
 	size_t have = strlen(m->warning);
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(one, sizeof(one), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* pieces of the message (a boundary) are untrusted: ASCII only, so cuts are safe */
+	mh_sanitize_line(one, sizeof(one), raw, strlen(raw));
 	if (strstr(m->warning, one))
 		return;
 	if (have > 0 && have + 2 < sizeof(m->warning)) {
@@ -642,10 +645,10 @@ static void ml_dsn_value(const struct ml_field *f, char *dst, size_t size, bool 
 	if (addr && *v == '<') {
 		char a[ML_UNFOLD_MAX];
 		mh_mail_first_addr(v, strlen(v), a, sizeof(a));
-		mh_strlcpy(dst, a, size);
+		mh_utf8_clean(dst, size, a, strlen(a)); /* cut at a character */
 		return;
 	}
-	mh_strlcpy(dst, v, size);
+	mh_utf8_clean(dst, size, v, strlen(v));
 }
 
 /* The first token of a value, lowercased or not. */
@@ -1008,6 +1011,119 @@ static void ml_bounce_fields(struct mh_mail *m, const char *p, size_t len)
 		rc->action[0] = '\0';
 }
 
+/*
+ * The "<rcpt@domain>: reason" paragraph that Postfix, qmail and many
+ * gateways write in a text bounce: the recipient and the diagnostic (its
+ * indented continuation lines joined).
+ */
+static void ml_bounce_rcpt_line(struct mh_mail *m, const char *p, size_t len)
+{
+	const char *end = p + len, *next, *e;
+	struct mh_dsn_rcpt *rc = &m->rcpts[0];
+
+	for (; p < end; p = next) {
+		const char *gt, *at, *q;
+		char diag[MH_MAIL_TEXT_MAX * 2];
+		size_t o = 0;
+
+		e = ml_rtrim_cr(p, ml_eol(p, end, &next));
+		if (e - p < 5 || *p != '<')
+			continue;
+		gt = memchr(p, '>', (size_t)(e - p));
+		if (!gt || gt + 1 >= e || gt[1] != ':')
+			continue;
+		at = memchr(p, '@', (size_t)(gt - p));
+		if (!at || (size_t)(gt - p - 1) >= sizeof(rc->final_recipient))
+			continue;
+		mh_mail_clean(p + 1, (size_t)(gt - p - 1), rc->final_recipient,
+			      sizeof(rc->final_recipient), false);
+		for (q = gt + 2; q < e && o + 1 < sizeof(diag); q++)
+			diag[o++] = *q;
+		/* continuation: the indented lines that follow */
+		while (next < end && (*next == ' ' || *next == '\t')) {
+			const char *n2;
+			e = ml_rtrim_cr(next, ml_eol(next, end, &n2));
+			if (o + 1 < sizeof(diag))
+				diag[o++] = ' ';
+			for (q = next; q < e && o + 1 < sizeof(diag); q++)
+				diag[o++] = *q;
+			next = n2;
+		}
+		mh_mail_clean(diag, o, rc->diagnostic, sizeof(rc->diagnostic), false);
+		if (m->nrcpts == 0)
+			m->nrcpts = 1;
+		return;
+	}
+}
+
+static size_t ml_indent(const char *p, const char *e)
+{
+	size_t n = 0;
+
+	while (p + n < e && (p[n] == ' ' || p[n] == '\t'))
+		n++;
+	return n;
+}
+
+/*
+ * Exim's way (and many others'): the recipient alone on an indented line,
+ * the reason on the more indented lines below it:
+ *     root@down-x.lab.test
+ *       retry timeout exceeded
+ * With want set, the line must hold that address (bare or in <>); without,
+ * the first such block is taken, and its address written to addr. The
+ * reason goes into diag. true when found.
+ */
+static bool ml_text_rcpt_block(const char *text, size_t len, const char *want, char *addr,
+			       size_t addrsize, char *diag, size_t diagsize)
+{
+	const char *p = text, *end = text + len, *next, *e;
+
+	for (; p < end; p = next) {
+		const char *a, *b, *n2, *e2;
+		size_t ind, wl, o = 0;
+		char buf[MH_MAIL_TEXT_MAX * 2];
+
+		e = ml_rtrim_cr(p, ml_eol(p, end, &next));
+		ind = ml_indent(p, e);
+		if (ind == 0 || next >= end)
+			continue;
+		a = p + ind;
+		b = e;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (b - a >= 2 && *a == '<' && b[-1] == '>') {
+			a++;
+			b--;
+		}
+		if (b <= a || memchr(a, ' ', (size_t)(b - a)) || !memchr(a, '@', (size_t)(b - a)))
+			continue;
+		if (want) {
+			wl = strlen(want);
+			if ((size_t)(b - a) != wl || strncasecmp(a, want, wl) != 0)
+				continue;
+		}
+		e2 = ml_rtrim_cr(next, ml_eol(next, end, &n2));
+		if (ml_indent(next, e2) <= ind || ml_indent(next, e2) == (size_t)(e2 - next))
+			continue;
+		if (addr)
+			mh_mail_clean(a, (size_t)(b - a), addr, addrsize, false);
+		while (next < end) {
+			e2 = ml_rtrim_cr(next, ml_eol(next, end, &n2));
+			if (ml_indent(next, e2) <= ind || ml_indent(next, e2) == (size_t)(e2 - next))
+				break;
+			if (o > 0 && o + 1 < sizeof(buf))
+				buf[o++] = ' ';
+			for (const char *q = next; q < e2 && o + 1 < sizeof(buf); q++)
+				buf[o++] = *q;
+			next = n2;
+		}
+		mh_mail_clean(buf, o, diag, diagsize, false);
+		return true;
+	}
+	return false;
+}
+
 /* ---- the tag ---- */
 
 static void ml_tag_set(struct mh_mail *m, const char *tag, const char *source)
@@ -1078,7 +1194,7 @@ int mh_mail_parse(const char *buf, size_t len, struct mh_mail *out, char *err, s
 		if (r == ML_BINARY)
 			return mh_err(err, errlen, MH_EINVAL,
 				      "line %u: NUL bytes in the header section (binary, not a message)",
-				      c.line);
+				      f.line);
 		if (nfields == 0) {
 			if (r == ML_BLANK)
 				return mh_err(err, errlen, MH_EINVAL,
@@ -1140,6 +1256,15 @@ int mh_mail_parse(const char *buf, size_t len, struct mh_mail *out, char *err, s
 		if (rc < 0)
 			return rc;
 		failure = ml_excerpt(out, p, n, s.text.charset);
+		if (out->kind == MH_MAIL_DSN) {
+			/* a recipient without Diagnostic-Code: the reason the text gives */
+			for (unsigned i = 0; i < out->nrcpts; i++) {
+				struct mh_dsn_rcpt *rr = &out->rcpts[i];
+				if (!rr->diagnostic[0] && rr->final_recipient[0])
+					ml_text_rcpt_block(p, n, rr->final_recipient, NULL, 0,
+							   rr->diagnostic, sizeof(rr->diagnostic));
+			}
+		}
 		if (out->kind == MH_MAIL_MESSAGE && failure && ml_bounce_sender(&s)) {
 			out->kind = MH_MAIL_BOUNCE;
 			if (s.returned.found) {
@@ -1155,6 +1280,15 @@ int mh_mail_parse(const char *buf, size_t len, struct mh_mail *out, char *err, s
 				free(rdec);
 			}
 			ml_bounce_fields(out, p, n);
+			if (!out->rcpts[0].final_recipient[0])
+				ml_bounce_rcpt_line(out, p, n);
+			if (!out->rcpts[0].final_recipient[0] &&
+			    ml_text_rcpt_block(p, n, NULL, out->rcpts[0].final_recipient,
+					       sizeof(out->rcpts[0].final_recipient),
+					       out->rcpts[0].diagnostic,
+					       sizeof(out->rcpts[0].diagnostic)) &&
+			    out->nrcpts == 0)
+				out->nrcpts = 1;
 			if (out->nrcpts == 0 || !out->rcpts[0].status[0]) {
 				char st[16];
 				if (ml_text_status(p, n, st, sizeof(st))) {

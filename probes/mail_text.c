@@ -224,7 +224,8 @@ static void mt_put(char *dst, size_t size, size_t *o, unsigned char c, enum mt_c
  * Tries an encoded-word at s[i..n): "=?charset?B|Q?text?=". On success
  * appends the decoded text and returns the index after it; else returns i.
  */
-static size_t mt_eword(const char *s, size_t n, size_t i, char *dst, size_t size, size_t *o)
+static size_t mt_eword(const char *s, size_t n, size_t i, char *dst, size_t size, size_t *o,
+		       bool *raw)
 {
 	size_t cs0, cs1, t0, t1, j;
 	char enc;
@@ -248,6 +249,7 @@ static size_t mt_eword(const char *s, size_t n, size_t i, char *dst, size_t size
 		return i;
 	t1 = j;
 	cs = mt_charset(s + cs0, cs1 - cs0);
+	*raw = cs == MT_CS_OTHER;
 	if (cs == MT_CS_OTHER) {
 		/* left as written */
 		for (j = i; j < t1 + 2 && *o + 1 < size; j++)
@@ -289,10 +291,11 @@ static size_t mt_decode_words(const char *s, size_t n, char *dst, size_t size)
 		size_t after;
 		if (s[i] == '=' && i + 1 < n && s[i + 1] == '?') {
 			size_t o0 = o;
-			after = mt_eword(s, n, i, dst, size, &o);
+			bool raw = false;
+			after = mt_eword(s, n, i, dst, size, &o, &raw);
 			if (after != i) {
 				i = after;
-				last_word = true;
+				last_word = !raw;
 				continue;
 			}
 			o = o0;
@@ -305,7 +308,8 @@ static size_t mt_decode_words(const char *s, size_t n, char *dst, size_t size)
 			if (j + 1 < n && s[j] == '=' && s[j + 1] == '?') {
 				size_t dummy = 0;
 				char probe[4];
-				if (mt_eword(s, n, j, probe, 1, &dummy) != j) {
+				bool raw = false;
+				if (mt_eword(s, n, j, probe, 1, &dummy, &raw) != j && !raw) {
 					i = j;
 					continue;
 				}

@@ -33,7 +33,7 @@
 #define MH_DSN_RCPTS_MAX 16     /* per-recipient blocks kept */
 #define MH_MAIL_MAX (64u << 20) /* larger messages are refused (MH_ELIMIT) */
 
-/* Whether s[0..len) is a tag (exactly). */
+/* Whether s[0..len) is a tag (exactly, in its canonical lowercase form). */
 bool mh_tag_valid(const char *s, size_t len);
 /*
  * Finds the first tag in text[0..len): a run "mh[a-z0-9]{8,40}" (case-
@@ -113,13 +113,25 @@ struct mh_mail {
 	char returned_message_id[MH_MAIL_ADDR_MAX];
 	char returned_from[MH_MAIL_ADDR_MAX];
 	char returned_to[MH_MAIL_ADDR_MAX];
-	/* For a non-standard bounce: the first lines of the explanation, sanitized. */
+	/* For a non-standard bounce: the first lines of the explanation, sanitized
+	   (from the first line that names a failure or a delay, else the first
+	   line that says something; up to 4 lines joined). Also filled for a DSN
+	   from its human-readable part; "" for an ordinary message. For a bounce,
+	   rcpts[0] is filled where the text allows: DSN-like "Status:" /
+	   "Final-Recipient:" lines, the "<rcpt>: reason" paragraph (recipient and
+	   diagnostic), the first enhanced status code in the text; the action is
+	   then "failed" or, for a 4.x.x status, "delayed". */
 	char excerpt[MH_MAIL_TEXT_MAX];
 	/* Problems that did not stop the reading ("missing MIME boundary", ...). */
 	char warning[MH_MAIL_TEXT_MAX];
 };
 
 /*
+ * Where the tag is looked for: a MESSAGE: X-Mailhole-Tag, the Message-ID,
+ * then the VERP address (To, Delivered-To, X-Original-To); a DSN or BOUNCE:
+ * ENVID, the returned headers (X-Mailhole-Tag, Message-ID, the VERP From),
+ * the VERP address, then anywhere in the body ("text").
+ *
  * Parses one message (as stored: LF or CRLF line ends, possibly an mbox
  * "From " line first). Never reads past buf[len). Returns 0 and fills *out,
  * or a negative code with a one-line reason in err: MH_EINVAL (not a
