@@ -78,6 +78,8 @@ static void usage(FILE *f)
 	      "  scan TARGETS...    sweep addresses, CIDR blocks, ranges, names\n"
 	      "  local              this host from inside: interfaces x ports, listeners\n"
 	      "  queue FILE|-       a relay's queue listing: mail deferred to fleet hosts\n"
+	      "  probe [send|collect]  tagged probes through the relay, verdicts from the\n"
+	      "                     collector mailbox (mailhole probe --help)\n"
 	      "  report IN.json...  merge documents; render --html, --junit, --sarif, --text\n"
 	      "  diff OLD NEW       new, fixed and unchanged findings; exit 1 on new ones\n"
 	      "\n"
