@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -502,44 +503,31 @@ static int get_i64(json_object *o, const char *key, int64_t *dst, const char *pa
 
 int mh_probe_state_load(const char *path, struct mh_probe_state *s, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
+	struct stat st;
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0;
+	int rc;
+
+	if (stat(path, &st) < 0 && errno == ENOENT)
+		return 0; /* a first run */
+	if ((rc = mh_read_file(path, 64u << 20, &buf, &len, err, errlen)) < 0)
+		return rc == MH_ENOMEM ? rc : MH_EINVAL;
+	rc = mh_probe_state_parse(buf, len, path, s, err, errlen);
+	free(buf);
+	return rc;
+}
+
+int mh_probe_state_parse(const char *buf, size_t len, const char *path, struct mh_probe_state *s,
+			 char *err, size_t errlen)
+{
 	json_tokener *tok;
 	json_object *o = NULL, *a;
 	int64_t v;
 	int rc = 0;
 
-	if (!f) {
-		if (errno == ENOENT)
-			return 0;
-		return mh_err(err, errlen, MH_EIO, "%s: %s", path, strerror(errno));
-	}
-	for (;;) {
-		if (len + 4096 > cap) {
-			char *nb;
-			if (cap > (64u << 20)) {
-				fclose(f);
-				free(buf);
-				return mh_err(err, errlen, MH_ELIMIT, "%s: larger than 64 MiB", path);
-			}
-			nb = realloc(buf, cap = cap * 2 + 65536);
-			if (!nb) {
-				fclose(f);
-				free(buf);
-				return mh_err(err, errlen, MH_ENOMEM, "out of memory");
-			}
-			buf = nb;
-		}
-		size_t n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	fclose(f);
 	tok = json_tokener_new();
 	if (tok) {
-		o = json_tokener_parse_ex(tok, buf ? buf : "", (int)len);
+		o = len <= (64u << 20) ? json_tokener_parse_ex(tok, buf, (int)len) : NULL;
 		if (!o || json_tokener_get_error(tok) != json_tokener_success ||
 		    tok->char_offset < (int)len) {
 			json_object_put(o);
@@ -547,7 +535,6 @@ int mh_probe_state_load(const char *path, struct mh_probe_state *s, char *err, s
 		}
 		json_tokener_free(tok);
 	}
-	free(buf);
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		return mh_err(err, errlen, MH_EINVAL, "%s: not a mailhole probe state (JSON)", path);

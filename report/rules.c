@@ -695,8 +695,10 @@ static void classify_probes(struct mh_host *h)
 							     "unknown";
 		if (ph->masquerades == 1)
 			f->severity = MH_SEV_LOW;
-		snprintf(f->evidence, sizeof(f->evidence), "%s (%.100s); %u probe(s) lost: %s", weigh,
+		char ev[512];
+		snprintf(ev, sizeof(ev), "%s (%.100s); %u probe(s) lost: %s", weigh,
 			 ph->masq_source[0] ? ph->masq_source : "no local evidence", nbh, tags);
+		mh_strlcpy(f->evidence, ev, sizeof(f->evidence)); /* cut if it must be */
 	}
 	for (size_t i = 0; i < ph->n; i++) {
 		const struct mh_probe *p = ph->v[i];

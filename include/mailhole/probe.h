@@ -104,6 +104,9 @@ void mh_probe_state_init(struct mh_probe_state *s);
 void mh_probe_state_free(struct mh_probe_state *s);
 /* Loads a state file; a missing file is an empty state (0). Bad file: MH_EINVAL, err names it. */
 int mh_probe_state_load(const char *path, struct mh_probe_state *s, char *err, size_t errlen);
+/* The same on text in memory; path names it in messages. Adds to s. */
+int mh_probe_state_parse(const char *buf, size_t len, const char *path, struct mh_probe_state *s,
+			 char *err, size_t errlen);
 /* Writes it atomically. */
 int mh_probe_state_save(const char *path, const struct mh_probe_state *s, char *err,
 			size_t errlen);
