@@ -712,7 +712,9 @@ int mh_cmd_probe(int argc, char **argv)
 		code = MH_EXIT_RUNTIME;
 	}
 	meta.duration_s = (double)(mh_now_ms() - t0) / 1000.0;
-	rc = write_document(&c, pol, &st, &meta, &failing);
+	/* `probe send` alone has verdicts to show only with -o (the relay's refusals) */
+	rc = !strcmp(c.mode, "send") && !c.out_json ? 0
+						     : write_document(&c, pol, &st, &meta, &failing);
 	if (rc == MH_EINVAL && code == MH_EXIT_OK)
 		code = MH_EXIT_USAGE;
 	else if (rc < 0 && code == MH_EXIT_OK)

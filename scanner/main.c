@@ -622,6 +622,84 @@ static int run_sweep(struct mh_config *c)
 	return r.failing ? MH_EXIT_FINDINGS : MH_EXIT_OK;
 }
 
+/*
+ * `mailhole audit` (and bare `mailhole`): `local` plus the sweep of this
+ * host's own addresses, merged by address into one document. The local
+ * audit and the sweep each write a document to a private temporary folder;
+ * `mailhole report` merges them into the final JSON and HTML and decides
+ * the exit code. A local audit that fails is a warning: the sweep stands.
+ */
+static int run_audit(struct mh_config *c, int argc, char **argv, int first)
+{
+	char dir[] = "/tmp/mailhole-audit-XXXXXX", local_json[64], sweep_json[64];
+	const char *policy = NULL, *final_json = c->out_json, *final_html = c->out_html;
+	const char *fail_on = c->fail_on >= MH_SEV_COUNT ? "none" : mh_severity_name(c->fail_on);
+	char *largv[12], *rargv[12];
+	int la = 0, ra = 0, code, lcode;
+
+	for (int i = first; i < argc; i++) {
+		if (!strcmp(argv[i], "--policy") && i + 1 < argc)
+			policy = argv[i + 1];
+		else if (!strncmp(argv[i], "--policy=", 9))
+			policy = argv[i] + 9;
+	}
+	if (!mkdtemp(dir)) {
+		fprintf(stderr, "mailhole: audit: temporary folder: %s\n", strerror(errno));
+		return MH_EXIT_RUNTIME;
+	}
+	snprintf(local_json, sizeof(local_json), "%s/local.json", dir);
+	snprintf(sweep_json, sizeof(sweep_json), "%s/sweep.json", dir);
+
+	largv[la++] = (char *)"local";
+	largv[la++] = (char *)"-o";
+	largv[la++] = local_json;
+	largv[la++] = (char *)"--quiet";
+	largv[la++] = (char *)"--fail-on";
+	largv[la++] = (char *)"none";
+	if (policy) {
+		largv[la++] = (char *)"--policy";
+		largv[la++] = (char *)policy;
+	}
+	largv[la] = NULL;
+	lcode = mh_cmd_local(la, largv);
+	if (lcode > MH_EXIT_FINDINGS)
+		fprintf(stderr, "mailhole: audit: the local audit failed (exit %d); the sweep goes "
+				"on\n",
+			lcode);
+
+	c->out_json = sweep_json;
+	c->out_html = NULL;
+	code = run_sweep(c);
+	fflush(stdout);
+	if (code > MH_EXIT_FINDINGS) {
+		unlink(local_json);
+		unlink(sweep_json);
+		rmdir(dir);
+		return code;
+	}
+	rargv[ra++] = (char *)"report";
+	if (lcode <= MH_EXIT_FINDINGS)
+		rargv[ra++] = local_json;
+	rargv[ra++] = sweep_json;
+	rargv[ra++] = (char *)"-o";
+	rargv[ra++] = (char *)final_json;
+	if (final_html) {
+		rargv[ra++] = (char *)"--html";
+		rargv[ra++] = (char *)final_html;
+	}
+	rargv[ra++] = (char *)"--fail-on";
+	rargv[ra++] = (char *)fail_on;
+	rargv[ra] = NULL;
+	code = mh_cmd_report(ra, rargv);
+	unlink(local_json);
+	unlink(sweep_json);
+	rmdir(dir);
+	if (code <= MH_EXIT_FINDINGS && !c->quiet)
+		fprintf(stderr, "mailhole: report written to %s%s%s\n", final_json,
+			final_html ? " and " : "", final_html ? final_html : "");
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	struct mh_config c;
@@ -691,10 +769,11 @@ int main(int argc, char **argv)
 		mh_policy_free(&c.policy);
 		return MH_EXIT_USAGE;
 	}
-	code = run_sweep(&c);
+	if (!strcmp(c.command, "audit"))
+		code = run_audit(&c, argc, argv, first);
+	else
+		code = run_sweep(&c);
 	fflush(stdout);
-	if (code <= MH_EXIT_FINDINGS && !strcmp(c.command, "audit") && !c.quiet)
-		fprintf(stderr, "mailhole: report written to %s and %s\n", c.out_json, c.out_html);
 	mh_targets_free(&c.targets);
 	mh_policy_free(&c.policy);
 	return code;

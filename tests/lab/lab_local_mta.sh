@@ -23,7 +23,7 @@
 #          etc/aliases -> exposure "unknown", mta not running,
 #          host-qualified-sender and local-aliases-unused
 #   config --config m2's main.cf, run in m1's namespace -> lab.test
-# Usage: --probe is refused as not available; bad --root / --config /
+# Usage: --probe without --policy, --probe with --root; bad --root / --config /
 # --policy exit 2.
 #
 # Exit 0 pass, 1 fail, 77 skip (no root / netns). Network safety: only
@@ -96,11 +96,14 @@ run_local() {
 	return 0
 }
 
-# pf_set DIR NS KEY VALUE: sets a main.cf parameter (appended: the last
-# definition wins). No reload: mailhole reads the files, and none of these
-# parameters changes what the running daemons listen on.
+# pf_set DIR NS KEY VALUE: sets a main.cf parameter, replacing its line (a
+# repeated key makes every Postfix process warn, and postlogd can then block
+# on its own warnings: `postfix stop` hangs). No reload: mailhole reads the
+# files, and none of these parameters changes what the running daemons
+# listen on. (The reader's last-definition-wins rule is a unit test's job.)
 pf_set() {
 	local dir=$1
+	sed -i "/^$3[[:space:]]*=/d" "$dir/main.cf"
 	printf '%s = %s\n' "$3" "$4" >>"$dir/main.cf"
 }
 
@@ -196,12 +199,31 @@ lab_body() {
 	expect "$OUTDIR/config.json" "config: m2's main.cf read" \
 		".hosts[0].local.mta.config == \"$LAB_TMP/pf2/main.cf\" and .hosts[0].local.mta.masquerade.domain == \"lab.test\""
 
+	# ---- audit: local + the sweep of this host's own addresses, merged -------
+	# (bare `mailhole`, in m1's namespace, from its work folder: the default
+	# mailhole-report.json and .html)
+	mkdir -p "$OUTDIR/audit" && chmod 1777 "$OUTDIR/audit"
+	(cd "$OUTDIR/audit" && timeout 60 ip netns exec "$N1" "$MAILHOLE" --quiet --timeout 500 \
+		</dev/null >audit.out 2>audit.err)
+	rc=$?
+	[ "$rc" = 1 ] || fail "audit: exit $rc, 1 expected (host-qualified-sender): $(cat "$OUTDIR/audit/audit.err")"
+	J=$OUTDIR/audit/mailhole-report.json
+	[ -s "$OUTDIR/audit/mailhole-report.html" ] || fail "audit: no mailhole-report.html"
+	expect "$J" "audit: the local record (198.18.46.1, its MTA) carries the sweep's ports too" \
+		'[.hosts[] | select(.addr == "198.18.46.1") | select(.local.mta.product == "postfix" and ([.ports[] | .port] | sort) == [25, 465, 587])] | length == 1' '[.hosts[] | {addr, local: (.local != null), ports: [.ports[] | "\(.port):\(.state)"], findings: [.findings[].id]}]'
+	expect "$J" "audit: 127.0.0.1:25 open in the sweep, and the local findings are there" \
+		'([.hosts[] | select(.addr == "127.0.0.1") | .ports[] | select(.port == 25) | .state] == ["open"]) and ([.hosts[].findings[].id] | index("host-qualified-sender") != null)' '[.hosts[] | {addr, ports: [.ports[] | "\(.port):\(.state)"], findings: [.findings[].id]}]'
+
 	# ---- usage -------------------------------------------------------------
 	local rc err
 	err=$("$MAILHOLE" local --probe 2>&1 >/dev/null)
 	rc=$?
 	[ "$rc" = 2 ] || fail "usage: local --probe exited $rc, 2 expected"
-	case $err in *"not available"*) ;; *) fail "usage: local --probe said: $err" ;; esac
+	case $err in *"needs --policy"*) ;; *) fail "usage: local --probe said: $err" ;; esac
+	err=$("$MAILHOLE" local --probe --root / --policy /nonexistent-mh.json 2>&1 >/dev/null)
+	rc=$?
+	[ "$rc" = 2 ] || fail "usage: local --probe --root exited $rc, 2 expected"
+	case $err in *"not with --root"*) ;; *) fail "usage: local --probe --root said: $err" ;; esac
 	for args in "--root /nonexistent-mh" "--config /nonexistent-mh/main.cf" \
 		"--config $LAB_TMP/policy.json" "--policy /nonexistent-mh.json"; do
 		# shellcheck disable=SC2086

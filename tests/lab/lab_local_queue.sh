@@ -104,9 +104,7 @@ lab_body() {
 	lab_veth "$NS" "mhl${LAB_ID}q" "$PEERNS" "mhl${LAB_ID}qp"
 	ip -n "$NS" addr add 198.18.66.1/24 dev "mhl${LAB_ID}q" || lab_die "addr failed"
 	ip -n "$PEERNS" addr add 198.18.66.254/24 dev "mhl${LAB_ID}qp" || lab_die "peer addr failed"
-	lab_postfix_instance "$NS" "$PF" host-q.lab.test 127.0.0.1
-	printf 'relayhost = [198.18.66.254]\n' >>"$PF/main.cf"
-	timeout 15 ip netns exec "$NS" postfix -c "$PF" reload >>"$PF/start.log" 2>&1
+	lab_postfix_instance "$NS" "$PF" host-q.lab.test 127.0.0.1 'relayhost = [198.18.66.254]'
 
 	# ---- q1: the daemon runs; a refused message waits in deferred --------
 	submit q1

@@ -174,6 +174,7 @@ EOF
 		'virtual_minimum_uid = 1' \
 		'recipient_delimiter = +' \
 		'delay_warning_time = 5s' \
+		'maximal_queue_lifetime = 10m' 'bounce_queue_lifetime = 10m' \
 		'smtp_connect_timeout = 3s')"
 
 	# ---- the hosts ----
@@ -263,6 +264,16 @@ EOF
 		'[.hosts[] | select(.names[0] == "host-ex.lab.test" or .names[0] == "host-rj.lab.test") | .findings[]] | length == 0'
 	expect "$OUT/probe.json" "probe: each host record is keyed by the host's address" \
 		'([.hosts[] | select(.names[0] == "host-bh.lab.test") | .addr] == ["198.18.7.11"]) and ([.hosts[] | .probes[] | .tag | test("^mh[a-z0-9]{16}$")] | all)'
+
+	# ---- the relay's queue holds the black holes' probes: mailhole queue ----
+	timeout 30 ip netns exec "$RNS" env MAIL_CONFIG="$R" postqueue -j >"$OUT/postqueue.jsonl" 2>"$OUT/postqueue.err" ||
+		fail "postqueue -j failed: $(cat "$OUT/postqueue.err")"
+	timeout 30 ip netns exec "$RNS" "$MAILHOLE" queue "$OUT/postqueue.jsonl" --policy "$T/policy.json" \
+		--main-cf "$R/main.cf" -o "$OUT/queue.json" </dev/null >/dev/null 2>"$OUT/queue.err"
+	rc=$?
+	[ "$rc" = 1 ] || fail "queue: exit $rc, 1 expected: $(cat "$OUT/queue.err")"
+	expect "$OUT/queue.json" "queue: relay-queue-black-hole for host-bh and host-mq (connection refused), none for the others" \
+		'([.hosts[] | select(any(.findings[]; .id == "relay-queue-black-hole")) | .addr] | sort) == ["198.18.7.11", "198.18.7.12"] and ([.queue.destinations[] | select(.domain == "host-bh.lab.test") | .reasons["connection-refused"]] == [2])'
 
 	# ---- host-submission: mailhole local --probe on host-bh and host-mq ----
 	local bg=()
