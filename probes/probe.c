@@ -172,6 +172,23 @@ bool mh_diagnostic_is_connect_failure(const char *t)
 	return false;
 }
 
+bool mh_diagnostic_is_host_answer(const char *t)
+{
+	const char *p = t;
+
+	if (!t || !*t)
+		return false;
+	if (strcasestr(t, " said:") || strcasestr(t, "error from remote mail server"))
+		return true; /* Postfix "host X[ip] said: 451 ...", Exim's SMTP error */
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (!strncasecmp(p, "smtp;", 5)) /* Sendmail "SMTP; 451 4.7.1 ..." */
+		for (p += 5; *p == ' '; p++)
+			;
+	return p[0] == '4' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+	       (p[3] == ' ' || p[3] == '-');
+}
+
 /* The per-recipient block that is about this probe (by recipient), or the first. */
 static const struct mh_dsn_rcpt *dsn_block(const struct mh_mail *m, const struct mh_probe *p)
 {
@@ -286,7 +303,11 @@ unsigned mh_probe_finalize(struct mh_probe_state *s, int64_t now)
 			set_verdict(p, MH_VERDICT_BLACK_HOLE, "deadline", now);
 			changed++;
 		} else if (p->verdict == MH_VERDICT_DELAYED &&
-			   mh_diagnostic_is_connect_failure(p->ev_diagnostic)) {
+			   (mh_diagnostic_is_connect_failure(p->ev_diagnostic) ||
+			    !mh_diagnostic_is_host_answer(p->ev_diagnostic))) {
+			/* the relay still holds it: the host takes no connection, or the
+			   notice does not say the host answered (Exim's delay DSN has no
+			   Diagnostic-Code at all) */
 			/* keep the DSN as evidence; the deadline decided */
 			p->verdict = MH_VERDICT_BLACK_HOLE;
 			p->decided = now;

@@ -14,8 +14,8 @@
  *                             the host's FQDN instead of the masquerade domain
  *   bounced                   a 5xx at RCPT or DATA, a failed DSN, or a bounce:
  *                             the sender is told, so nothing is lost silently
- *   delayed                   a delay DSN, and the reason is not that the host
- *                             accepts no connection (greylisting, a 4xx of the host)
+ *   delayed                   a delay DSN; at the deadline only when the host
+ *                             answered (greylisting, a 4xx of the host)
  *   black-hole                nothing came back by the deadline, or the relay
  *                             holds the message deferred because the host refuses or
  *                             does not answer connections (delay DSN with
@@ -148,8 +148,17 @@ struct mh_probe *mh_probe_apply_mail(struct mh_probe_state *s, const struct mh_m
 bool mh_diagnostic_is_connect_failure(const char *text);
 
 /*
+ * Whether a delay diagnostic is the host's own answer (a 4xx it gave:
+ * Postfix "host X[ip] said: 451 ...", Exim "SMTP error from remote mail
+ * server ...", Sendmail "SMTP; 451 ...", a bare "451 ...").
+ */
+bool mh_diagnostic_is_host_answer(const char *text);
+
+/*
  * At or after the deadline: pending probes become black-hole (evidence
- * "deadline"), delayed ones whose diagnostic is a connection failure too.
+ * "deadline"), and so do delayed ones whose diagnostic is a connection
+ * failure or is not the host's answer (the relay still holds them; only a
+ * delay where the host answered, a greylisting 4xx say, stays "delayed").
  * Before it, nothing changes. Returns how many changed.
  */
 unsigned mh_probe_finalize(struct mh_probe_state *s, int64_t now);

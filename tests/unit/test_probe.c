@@ -318,6 +318,60 @@ static void test_state_roundtrip(void **state)
 	mh_probe_state_free(&s);
 }
 
+/* Every real fixture (tests/fixtures/mail/VERDICTS) through the parser and the verdicts. */
+static void test_fixture_verdicts(void **state)
+{
+	(void)state;
+	char path[1024], line[512];
+	FILE *f;
+	unsigned n = 0;
+
+	snprintf(path, sizeof(path), "%s/mail/VERDICTS", MH_FIXTURES);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char file[128], before[32], after[32], err[MH_ERRLEN], *buf = NULL;
+		size_t len = 0;
+		struct mh_probe_state s;
+		struct mh_mail *m = calloc(1, sizeof(*m));
+		struct mh_probe *p;
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		assert_int_equal(sscanf(line, "%127s %31s %31s", file, before, after), 3);
+		snprintf(path, sizeof(path), "%s/mail/%s", MH_FIXTURES, file);
+		assert_int_equal(mh_read_file(path, 1u << 24, &buf, &len, err, sizeof(err)), 0);
+		assert_int_equal(mh_mail_parse(buf, len, m, err, sizeof(err)), 0);
+		mh_probe_state_init(&s);
+		mh_strlcpy(s.domain, "lab.test", sizeof(s.domain));
+		p = mh_probe_add(&s, "bare-recipient", "", "" /* host unknown */, "root@host-x.lab.test",
+				 "");
+		mh_strlcpy(p->tag, m->tag, sizeof(p->tag)); /* the probe the fixture is about */
+		mh_probe_submitted(p, 250, "250 2.0.0 Ok", true, 1000);
+		if (!mh_probe_apply_mail(&s, m, file, 1010)) {
+			print_error("%s: tag %s not matched\n", file, m->tag);
+			fail();
+		}
+		if (strcmp(mh_verdict_name(p->verdict), before)) {
+			print_error("%s: %s before the deadline, %s expected\n", file,
+				    mh_verdict_name(p->verdict), before);
+			fail();
+		}
+		s.deadline = 2000;
+		mh_probe_finalize(&s, 2000);
+		if (strcmp(mh_verdict_name(p->verdict), after)) {
+			print_error("%s: %s after the deadline, %s expected\n", file,
+				    mh_verdict_name(p->verdict), after);
+			fail();
+		}
+		n++;
+		free(buf);
+		free(m);
+		mh_probe_state_free(&s);
+	}
+	fclose(f);
+	assert_true(n >= 10);
+}
+
 static void test_connect_failure(void **state)
 {
 	(void)state;
@@ -329,6 +383,14 @@ static void test_connect_failure(void **state)
 	assert_false(mh_diagnostic_is_connect_failure("451 4.7.1 Greylisted"));
 	assert_false(mh_diagnostic_is_connect_failure(""));
 	assert_false(mh_diagnostic_is_connect_failure(NULL));
+	assert_true(mh_diagnostic_is_host_answer(
+		"host b.lab.test[198.18.7.2] said: 451 4.7.1 Greylisted (in reply to RCPT TO)"));
+	assert_true(mh_diagnostic_is_host_answer("smtp; 451 4.7.1 Greylisted"));
+	assert_true(mh_diagnostic_is_host_answer("SMTP error from remote mail server after RCPT"));
+	assert_true(mh_diagnostic_is_host_answer("452-4.2.2 mailbox full"));
+	assert_false(mh_diagnostic_is_host_answer("connect to x[1.2.3.4]:25: Connection refused"));
+	assert_false(mh_diagnostic_is_host_answer("This message was created automatically"));
+	assert_false(mh_diagnostic_is_host_answer(""));
 }
 
 int main(void)
@@ -342,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_black_hole_weighed),
 		cmocka_unit_test(test_state_roundtrip),
 		cmocka_unit_test(test_connect_failure),
+		cmocka_unit_test(test_fixture_verdicts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
