@@ -1612,9 +1612,54 @@ static void render_local(struct hbuf *b, struct json_object *local)
 	hb_puts(b, "</div>\n");
 }
 
+/* The probes of a host (mailhole probe): verdict and the evidence that decided it. */
+static void render_probes(struct hbuf *b, struct json_object *probes)
+{
+	static const char *const ev_keys[] = { "status", "diagnostic", "return_path", "sender",
+					       "received_first_hop", "submit_reply", NULL };
+
+	if (!jlen(probes))
+		return;
+	hb_puts(b, "<span class=\"lbl\">Probes</span><table><thead><tr><th>kind</th><th>tag</th>"
+		   "<th>rcpt</th><th>verdict</th><th>decided by</th><th>evidence</th></tr>"
+		   "</thead><tbody>\n");
+	for (size_t i = 0; i < jlen(probes); i++) {
+		struct json_object *o = json_object_array_get_idx(probes, i), *ev = jget(o, "evidence");
+		bool any = false;
+		hb_puts(b, "<tr><td>");
+		hb_field(b, o, "kind");
+		if (jget(o, "variant")) {
+			hb_puts(b, " ");
+			hb_field(b, o, "variant");
+		}
+		hb_puts(b, "</td><td><code>");
+		hb_field(b, o, "tag");
+		hb_puts(b, "</code></td><td>");
+		hb_field(b, o, "rcpt");
+		hb_puts(b, "</td><td><strong>");
+		hb_field(b, o, "verdict");
+		hb_puts(b, "</strong></td><td>");
+		hb_field(b, ev, "decided_by");
+		hb_puts(b, "</td><td>");
+		for (size_t k = 0; ev_keys[k]; k++) {
+			struct json_object *x = jget(ev, ev_keys[k]);
+			if (!x || !json_object_is_type(x, json_type_string))
+				continue;
+			hb_puts(b, any ? "<br>" : "");
+			hb_escs(b, ev_keys[k]);
+			hb_puts(b, ": ");
+			hb_value(b, x);
+			any = true;
+		}
+		if (!any)
+			hb_puts(b, "<span class=\"muted\">&#8212;</span>");
+		hb_puts(b, "</td></tr>\n");
+	}
+	hb_puts(b, "</tbody></table>\n");
+}
+
 static void render_details(struct hbuf *b, const struct doc_view *v)
 {
-	static const char *const prcols[] = { "kind", "tag", "rcpt", "verdict", NULL };
 	size_t quiet = 0;
 
 	hb_puts(b, "<section id=\"details\" class=\"page\">\n<h2>Hosts in detail</h2>\n");
@@ -1667,7 +1712,7 @@ static void render_details(struct hbuf *b, const struct doc_view *v)
 			hb_puts(b, "</tbody></table>\n");
 		}
 		render_local(b, jget(h, "local"));
-		object_table(b, "Probes", jarr(h, "probes"), prcols);
+		render_probes(b, jarr(h, "probes"));
 		if (hv->nfindings) {
 			hb_puts(b, "<span class=\"lbl\">Findings</span><ul>\n");
 			for (size_t f = 0; f < v->nfindings; f++) {

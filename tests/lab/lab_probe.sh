@@ -265,6 +265,15 @@ EOF
 	expect "$OUT/probe.json" "probe: each host record is keyed by the host's address" \
 		'([.hosts[] | select(.names[0] == "host-bh.lab.test") | .addr] == ["198.18.7.11"]) and ([.hosts[] | .probes[] | .tag | test("^mh[a-z0-9]{16}$")] | all)'
 
+	# ---- the HTML report shows each probe's verdict and evidence ----
+	"$MAILHOLE" report "$OUT/probe.json" --html "$OUT/probe.html" -o "$OUT/merged.json" \
+		--fail-on none >/dev/null 2>"$OUT/report.err" || fail "report --html: $(cat "$OUT/report.err")"
+	local tag
+	tag=$(jq -r '.hosts[] | select(.names[0] == "host-bh.lab.test") | .probes[0].tag' "$OUT/probe.json")
+	grep -q "<code>$tag</code>" "$OUT/probe.html" && grep -q '<strong>black-hole</strong>' "$OUT/probe.html" &&
+		grep -q 'Connection refused' "$OUT/probe.html" ||
+		fail "report --html: the probes table lacks host-bh's probe $tag, its verdict or its DSN"
+
 	# ---- the relay's queue holds the black holes' probes: mailhole queue ----
 	timeout 30 ip netns exec "$RNS" env MAIL_CONFIG="$R" postqueue -j >"$OUT/postqueue.jsonl" 2>"$OUT/postqueue.err" ||
 		fail "postqueue -j failed: $(cat "$OUT/postqueue.err")"
