@@ -323,10 +323,16 @@ EOF
 		</dev/null >/dev/null 2>"$OUT/send2.err"
 	grep -q "0 sent" "$OUT/send2.err" || fail "probe send again: $(cat "$OUT/send2.err")"
 	[ "$(jq '.probes | length' "$T/state.json")" = 8 ] || fail "state: $(jq '.probes | length' "$T/state.json") probes, 8 expected"
+	# a damaged message in the mailbox: one warning naming it, the rest still read
+	cp "$HERE/../fixtures/mail/broken/no-headers.eml" "$VM/audit/Maildir/new/1765000000.junk.relay"
+	chown 65534:65534 "$VM/audit/Maildir/new/1765000000.junk.relay"
 	timeout 60 ip netns exec "$RNS" "$MAILHOLE" probe collect --policy "$T/policy.json" \
 		--state "$T/state.json" -o "$OUT/collect.json" </dev/null >/dev/null 2>"$OUT/collect.err"
 	rc=$?
 	[ "$rc" = 1 ] || fail "probe collect: exit $rc, 1 expected: $(cat "$OUT/collect.err")"
+	grep -q "collector message [0-9]*: .*(skipped)" "$OUT/collect.err" ||
+		fail "probe collect: no warning naming the damaged message: $(cat "$OUT/collect.err")"
+	[ "$(jq .bad_messages "$T/state.json")" = 1 ] || fail "state: bad_messages $(jq .bad_messages "$T/state.json"), 1 expected"
 	expect "$OUT/collect.json" "probe collect: the same verdicts from the state" \
 		'[.hosts[].probes[].verdict] | sort == ["black-hole","black-hole","black-hole","black-hole","bounced","bounced","delivered","delivered"]'
 
