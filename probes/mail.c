@@ -1013,47 +1013,57 @@ static void ml_bounce_fields(struct mh_mail *m, const char *p, size_t len)
 
 /*
  * The "<rcpt@domain>: reason" paragraph that Postfix, qmail and many
- * gateways write in a text bounce: the recipient and the diagnostic (its
- * indented continuation lines joined).
+ * gateways write in a text bounce, and Sendmail's transcript line
+ * "<rcpt@domain>... reason": the recipient and the reason (indented
+ * continuation lines joined). With want set, only that recipient's line
+ * (case-insensitive); the address goes to addr when addr is not NULL.
  */
-static void ml_bounce_rcpt_line(struct mh_mail *m, const char *p, size_t len)
+static bool ml_angle_rcpt_line(const char *p, size_t len, const char *want, char *addr,
+			       size_t addrsize, char *diag, size_t diagsize)
 {
 	const char *end = p + len, *next, *e;
-	struct mh_dsn_rcpt *rc = &m->rcpts[0];
 
 	for (; p < end; p = next) {
 		const char *gt, *at, *q;
-		char diag[MH_MAIL_TEXT_MAX * 2];
-		size_t o = 0;
+		char buf[MH_MAIL_TEXT_MAX * 2];
+		size_t o = 0, skip;
 
 		e = ml_rtrim_cr(p, ml_eol(p, end, &next));
 		if (e - p < 5 || *p != '<')
 			continue;
 		gt = memchr(p, '>', (size_t)(e - p));
-		if (!gt || gt + 1 >= e || gt[1] != ':')
+		if (!gt || gt + 1 >= e)
+			continue;
+		if (gt[1] == ':')
+			skip = 2;
+		else if (e - gt >= 4 && !memcmp(gt + 1, "...", 3))
+			skip = 4;
+		else
 			continue;
 		at = memchr(p, '@', (size_t)(gt - p));
-		if (!at || (size_t)(gt - p - 1) >= sizeof(rc->final_recipient))
+		if (!at || (size_t)(gt - p - 1) >= MH_MAIL_ADDR_MAX)
 			continue;
-		mh_mail_clean(p + 1, (size_t)(gt - p - 1), rc->final_recipient,
-			      sizeof(rc->final_recipient), false);
-		for (q = gt + 2; q < e && o + 1 < sizeof(diag); q++)
-			diag[o++] = *q;
+		if (want && (strlen(want) != (size_t)(gt - p - 1) ||
+			     strncasecmp(p + 1, want, (size_t)(gt - p - 1)) != 0))
+			continue;
+		if (addr)
+			mh_mail_clean(p + 1, (size_t)(gt - p - 1), addr, addrsize, false);
+		for (q = gt + skip; q < e && o + 1 < sizeof(buf); q++)
+			buf[o++] = *q;
 		/* continuation: the indented lines that follow */
 		while (next < end && (*next == ' ' || *next == '\t')) {
 			const char *n2;
 			e = ml_rtrim_cr(next, ml_eol(next, end, &n2));
-			if (o + 1 < sizeof(diag))
-				diag[o++] = ' ';
-			for (q = next; q < e && o + 1 < sizeof(diag); q++)
-				diag[o++] = *q;
+			if (o + 1 < sizeof(buf))
+				buf[o++] = ' ';
+			for (q = next; q < e && o + 1 < sizeof(buf); q++)
+				buf[o++] = *q;
 			next = n2;
 		}
-		mh_mail_clean(diag, o, rc->diagnostic, sizeof(rc->diagnostic), false);
-		if (m->nrcpts == 0)
-			m->nrcpts = 1;
-		return;
+		mh_mail_clean(buf, o, diag, diagsize, false);
+		return true;
 	}
+	return false;
 }
 
 static size_t ml_indent(const char *p, const char *e)
@@ -1260,7 +1270,9 @@ int mh_mail_parse(const char *buf, size_t len, struct mh_mail *out, char *err, s
 			/* a recipient without Diagnostic-Code: the reason the text gives */
 			for (unsigned i = 0; i < out->nrcpts; i++) {
 				struct mh_dsn_rcpt *rr = &out->rcpts[i];
-				if (!rr->diagnostic[0] && rr->final_recipient[0])
+				if (!rr->diagnostic[0] && rr->final_recipient[0] &&
+				    !ml_angle_rcpt_line(p, n, rr->final_recipient, NULL, 0,
+							rr->diagnostic, sizeof(rr->diagnostic)))
 					ml_text_rcpt_block(p, n, rr->final_recipient, NULL, 0,
 							   rr->diagnostic, sizeof(rr->diagnostic));
 			}
@@ -1280,8 +1292,13 @@ int mh_mail_parse(const char *buf, size_t len, struct mh_mail *out, char *err, s
 				free(rdec);
 			}
 			ml_bounce_fields(out, p, n);
-			if (!out->rcpts[0].final_recipient[0])
-				ml_bounce_rcpt_line(out, p, n);
+			if (!out->rcpts[0].final_recipient[0] &&
+			    ml_angle_rcpt_line(p, n, NULL, out->rcpts[0].final_recipient,
+					       sizeof(out->rcpts[0].final_recipient),
+					       out->rcpts[0].diagnostic,
+					       sizeof(out->rcpts[0].diagnostic)) &&
+			    out->nrcpts == 0)
+				out->nrcpts = 1;
 			if (!out->rcpts[0].final_recipient[0] &&
 			    ml_text_rcpt_block(p, n, NULL, out->rcpts[0].final_recipient,
 					       sizeof(out->rcpts[0].final_recipient),

@@ -331,7 +331,10 @@ static void test_bounce_nonstandard(void **state)
 
 static struct mh_mail *parse_str(const char *s, int want);
 
-/* Exim writes no Diagnostic-Code for a router failure: the reason comes from its text part. */
+/*
+ * Exim writes no Diagnostic-Code for a router failure, Sendmail none for an
+ * expired message: the reason comes from their text parts.
+ */
 static void test_exim_reasons(void **state)
 {
 	char err[MH_ERRLEN];
@@ -347,6 +350,17 @@ static void test_exim_reasons(void **state)
 	free(m);
 	m = parse_file(MAILDIR "/exim-nouser-failed.eml", 0, err, sizeof(err));
 	assert_string_equal(m->rcpts[0].diagnostic, "Unknown user");
+	free(m);
+
+	/* Sendmail: no Diagnostic-Code either; its transcript line "<rcpt>... reason" */
+	m = parse_file(MAILDIR "/sendmail-refused-failed.eml", 0, err, sizeof(err));
+	assert_string_equal(m->from, "MAILER-DAEMON@mx-s.lab.test");
+	assert_string_equal(m->rcpts[0].action, "failed");
+	assert_string_equal(m->rcpts[0].status, "4.4.7");
+	assert_string_equal(m->rcpts[0].remote_mta, "down-s.lab.test"); /* "DNS;" stripped */
+	assert_string_equal(m->rcpts[0].diagnostic,
+			    "Deferred: Connection refused by down-s.lab.test.");
+	assert_string_equal(m->returned_to, "root@down-s.lab.test"); /* message/rfc822 */
 	free(m);
 
 	/* the same text without the report (a flattened Exim bounce): a bounce */
