@@ -12,7 +12,9 @@
 # It takes about two minutes (it waits for a delay notice, then for the
 # queue lifetime to expire). The file names are stable; the contents are
 # not (dates, queue IDs), so tests/fixtures/mail/EXPECTED only holds what
-# does not change between runs (kind, tag, action/status, sender class).
+# does not change between runs (kind, tag, action/status, sender class);
+# tests/unit/test_mail.c also pins a few values of some files (dates, queue
+# IDs): update those when the files are made again.
 #
 # The lab (network namespaces, 198.18.64.0/24, nothing outside them):
 #   R  relay.lab.test      Postfix with DSN, short retry times

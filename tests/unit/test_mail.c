@@ -7,6 +7,10 @@
  * the pieces: tags, sender classes, encoded-words, addresses, dates, MIME
  * shapes the fixtures do not have (nested, base64, quoted-printable,
  * quoted boundary, preamble / epilogue), limits.
+ *
+ * test_postfix_delayed_fields, test_arrived_probe and test_exim_reasons pin
+ * values of the committed files (dates, queue IDs, host names): when
+ * tests/lab/gen_mail_fixtures.sh makes the files again, update them there.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -221,6 +225,20 @@ static void test_broken_expected(void **state)
 	}
 	fclose(f);
 	assert_true(n >= 10);
+}
+
+/* 8-bit junk in the headers and in the status part: replaced, not passed on, not fatal. */
+static void test_junk_8bit(void **state)
+{
+	char err[MH_ERRLEN];
+	struct mh_mail *m = parse_file(MAILDIR "/broken/junk-8bit.eml", 0, err, sizeof(err));
+
+	(void)state;
+	assert_string_equal(m->subject, "Undelivered Mail Returned to Sender \xef\xbf\xbd\xef\xbf\xbd"
+					"\xef\xbf\xbd( junk");
+	assert_string_equal(m->rcpts[0].status, "5.1.1");
+	assert_string_equal(m->reporting_mta, "relay.lab.test");
+	free(m);
 }
 
 static void test_postfix_delayed_fields(void **state)
@@ -713,6 +731,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fixtures_expected),
 	    cmocka_unit_test(test_broken_expected),
+	    cmocka_unit_test(test_junk_8bit),
 	    cmocka_unit_test(test_postfix_delayed_fields),
 	    cmocka_unit_test(test_arrived_probe),
 	    cmocka_unit_test(test_crlf_and_mbox_same),
