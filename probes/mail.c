@@ -967,7 +967,7 @@ static void ml_bounce_fields(struct mh_mail *m, const char *p, size_t len)
 	struct ml_cur c = {p, p + len, 1};
 	struct ml_field f;
 	struct mh_dsn_rcpt *rc = &m->rcpts[0];
-	bool any = false;
+	bool any;
 
 	while (c.p < c.end) {
 		enum ml_next r = ml_field_next(&c, &f);
@@ -978,14 +978,12 @@ static void ml_bounce_fields(struct mh_mail *m, const char *p, size_t len)
 				ml_dsn_value(&f, m->original_envelope_id,
 					     sizeof(m->original_envelope_id), false);
 			else if (ml_name_is(&f, "Final-Recipient") && !rc->final_recipient[0])
-				any = true,
 				ml_dsn_value(&f, rc->final_recipient, sizeof(rc->final_recipient), true);
 			else if (ml_name_is(&f, "Action") && !rc->action[0])
-				any = true, ml_first_token(&f, rc->action, sizeof(rc->action), true);
+				ml_first_token(&f, rc->action, sizeof(rc->action), true);
 			else if (ml_name_is(&f, "Status") && !rc->status[0])
-				any = true, ml_first_token(&f, rc->status, sizeof(rc->status), false);
+				ml_first_token(&f, rc->status, sizeof(rc->status), false);
 			else if (ml_name_is(&f, "Diagnostic-Code") && !rc->diagnostic[0])
-				any = true,
 				ml_dsn_value(&f, rc->diagnostic, sizeof(rc->diagnostic), false);
 			else if (ml_name_is(&f, "Remote-MTA") && !rc->remote_mta[0])
 				ml_dsn_value(&f, rc->remote_mta, sizeof(rc->remote_mta), false);
@@ -1003,6 +1001,7 @@ static void ml_bounce_fields(struct mh_mail *m, const char *p, size_t len)
 			c.line++;
 		}
 	}
+	any = rc->final_recipient[0] || rc->action[0] || rc->status[0] || rc->diagnostic[0];
 	if (any && m->nrcpts == 0)
 		m->nrcpts = 1;
 	if (rc->action[0] && strcmp(rc->action, "failed") && strcmp(rc->action, "delayed") &&
@@ -1315,10 +1314,16 @@ int mh_mail_parse(const char *buf, size_t len, struct mh_mail *out, char *err, s
 						   sizeof(out->rcpts[0].status));
 				}
 			}
-			if (out->nrcpts > 0 && !out->rcpts[0].action[0])
-				mh_strlcpy(out->rcpts[0].action,
-					   out->rcpts[0].status[0] == '4' ? "delayed" : "failed",
+			if (out->nrcpts > 0 && !out->rcpts[0].action[0]) {
+				/* a warning says so; a permanent status never is one */
+				bool delay = out->rcpts[0].status[0] != '5' &&
+					     (strcasestr(out->excerpt, "delay") ||
+					      strcasestr(out->excerpt, "retried") ||
+					      strcasestr(out->excerpt, "not yet been delivered") ||
+					      strcasestr(out->excerpt, "warning"));
+				mh_strlcpy(out->rcpts[0].action, delay ? "delayed" : "failed",
 					   sizeof(out->rcpts[0].action));
+			}
 		}
 		free(dec);
 		dec = NULL;

@@ -449,6 +449,19 @@ static void test_bounce_text_status(void **state)
 	assert_non_null(strstr(m->excerpt, "D\xc3\xa9sol\xc3\xa9")); /* Latin-1 -> UTF-8 */
 	free(m);
 
+	/* a warning without a status: delayed */
+	m = parse_str("From: MAILER-DAEMON@mx.lab.test (Mail Delivery System)\n"
+		      "To: audit+mh0123abcd@lab.test\n\n"
+		      "Warning: your message has not yet been delivered.\n"
+		      "It will be retried for 4 more days.\n\n"
+		      "<root@host-a.lab.test>: connect to host-a.lab.test: Connection refused\n",
+		      0);
+	assert_int_equal(m->kind, MH_MAIL_BOUNCE);
+	assert_string_equal(m->rcpts[0].action, "delayed");
+	assert_string_equal(m->rcpts[0].final_recipient, "root@host-a.lab.test");
+	assert_string_equal(m->rcpts[0].diagnostic, "connect to host-a.lab.test: Connection refused");
+	free(m);
+
 	/* an ordinary message from postmaster that explains no failure stays a message */
 	m = parse_str("From: postmaster@lab.test\nSubject: hello\n\nWelcome to the lab.\n", 0);
 	assert_int_equal(m->kind, MH_MAIL_MESSAGE);
