@@ -256,22 +256,22 @@ static void test_postfix_delayed_fields(void **state)
 	assert_string_equal(m->subject, "Delayed Mail (still being retried)");
 	assert_string_equal(m->reporting_mta, "relay.lab.test");
 	assert_string_equal(m->original_envelope_id, "mhpfrefused01");
-	assert_string_equal(m->arrival_date, "Tue, 8 Dec 2026 04:19:53 +0000 (UTC)");
+	assert_string_equal(m->arrival_date, "Tue, 8 Dec 2026 04:52:21 +0000 (UTC)");
 	assert_int_equal(m->nrcpts, 1);
 	assert_string_equal(r->final_recipient, "root@down.lab.test");
 	assert_string_equal(r->original_recipient, "root@down.lab.test");
 	/* folded Diagnostic-Code, "X-Postfix;" stripped */
 	assert_string_equal(r->diagnostic,
 			    "connect to down.lab.test[198.18.64.2]:25: Connection refused");
-	assert_string_equal(r->will_retry_until, "Tue, 8 Dec 2026 04:20:43 +0000 (UTC)");
+	assert_string_equal(r->will_retry_until, "Tue, 8 Dec 2026 04:53:11 +0000 (UTC)");
 	assert_string_equal(m->returned_message_id, "mhpfrefused01@mailhole.invalid");
 	assert_string_equal(m->returned_from, "audit+mhpfrefused01@lab.test");
 	assert_string_equal(m->returned_to, "root@down.lab.test");
 	assert_int_equal(m->nreceived, 1);
 	assert_string_equal(m->received[0],
-			    "by relay.lab.test (Postfix) id B0999A72417; Tue, 8 Dec 2026 04:20:10 "
+			    "by relay.lab.test (Postfix) id C9C4EA743C0; Tue, 8 Dec 2026 04:52:31 "
 			    "+0000 (UTC)");
-	assert_int_equal((long long)m->date_t, 1796703610LL); /* 2026-12-08T04:20:10Z */
+	assert_int_equal((long long)m->date_t, 1796705551LL); /* 2026-12-08T04:52:31Z */
 	assert_non_null(strstr(m->excerpt, "could not be delivered for more than 10 second(s)"));
 	free(m);
 
@@ -299,7 +299,7 @@ static void test_arrived_probe(void **state)
 					    "relay.lab.test (Postfix) with ESMTP",
 			    74) == 0);
 	assert_true(strncmp(m->received[1], "by host-a.lab.test (Postfix, from userid 0)", 43) == 0);
-	assert_int_equal((long long)m->date_t, 1796703593LL);
+	assert_int_equal((long long)m->date_t, 1796705541LL); /* 2026-12-08T04:52:21Z */
 	assert_string_equal(m->excerpt, "");
 	assert_int_equal(mh_sender_classify(m->return_path, "lab.test", "host-a.lab.test"),
 			 MH_SENDER_HOST_QUALIFIED);
