@@ -824,22 +824,40 @@ static const char *const ml_failure_words[] = {
     "rejected",           "not delivered",
 };
 
-/* Whether line [p, e) holds a failure / delay word. */
+/* The first letters of those words: a quick no for every other byte. */
+static const bool ml_failure_first[256] = {
+    ['u'] = true, ['c'] = true, ['d'] = true, ['f'] = true, ['n'] = true, ['r'] = true,
+    ['p'] = true, ['h'] = true, ['w'] = true, ['s'] = true, ['t'] = true, ['m'] = true,
+};
+
+/*
+ * Whether p[0..n) holds a failure / delay word (case-insensitive). One pass
+ * over a lowercased copy comparing each word where its first letter stands:
+ * strcasestr per word was a third of the reader's time.
+ */
 static bool ml_failure_line(const char *p, size_t n)
 {
 	char tmp[512];
-	size_t i;
+	size_t i, k;
 
 	if (n >= sizeof(tmp))
 		n = sizeof(tmp) - 1;
-	memcpy(tmp, p, n);
-	tmp[n] = '\0';
 	for (i = 0; i < n; i++)
-		if (tmp[i] == '\0')
-			tmp[i] = ' ';
-	for (i = 0; i < sizeof(ml_failure_words) / sizeof(ml_failure_words[0]); i++)
-		if (strcasestr(tmp, ml_failure_words[i]))
-			return true;
+		tmp[i] = (p[i] >= 'A' && p[i] <= 'Z') ? (char)(p[i] - 'A' + 'a') : p[i];
+	for (i = 0; i < n; i++) {
+		if (!ml_failure_first[(unsigned char)tmp[i]] || (i > 0 && tmp[i - 1] >= 'a' &&
+								 tmp[i - 1] <= 'z'))
+			continue; /* words start at a word boundary */
+		for (k = 0; k < sizeof(ml_failure_words) / sizeof(ml_failure_words[0]); k++) {
+			const char *w = ml_failure_words[k];
+			size_t wl;
+			if (tmp[i] != w[0])
+				continue;
+			wl = strlen(w);
+			if (wl <= n - i && memcmp(tmp + i, w, wl) == 0)
+				return true;
+		}
+	}
 	return false;
 }
 
