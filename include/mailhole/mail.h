@@ -120,7 +120,8 @@ struct mh_mail {
 	   rcpts[0] is filled where the text allows: DSN-like "Status:" /
 	   "Final-Recipient:" lines, the "<rcpt>: reason" paragraph (recipient and
 	   diagnostic), the first enhanced status code in the text; the action is
-	   then "failed" or, for a 4.x.x status, "delayed". */
+	   then "delayed" when the excerpt speaks of a delay, a retry or a
+	   warning (and the status is not 5.x.x), else "failed". */
 	char excerpt[MH_MAIL_TEXT_MAX];
 	/* Problems that did not stop the reading ("missing MIME boundary", ...). */
 	char warning[MH_MAIL_TEXT_MAX];

@@ -12,7 +12,9 @@
 # It takes about two minutes (it waits for a delay notice, then for the
 # queue lifetime to expire). The file names are stable; the contents are
 # not (dates, queue IDs), so tests/fixtures/mail/EXPECTED only holds what
-# does not change between runs (kind, tag, action/status, sender class).
+# does not change between runs (kind, tag, action/status, sender class);
+# tests/unit/test_mail.c also pins a few values of some files (dates, queue
+# IDs): update those when the files are made again.
 #
 # The lab (network namespaces, 198.18.64.0/24, nothing outside them):
 #   R  relay.lab.test      Postfix with DSN, short retry times
@@ -39,6 +41,13 @@
 #                          by a router (so Exim writes the bounce)
 #           198.18.64.81 -- XD  down-x.lab.test 198.18.64.82: nothing listens
 #                          (skipped, with a message, when Exim cannot be had)
+#        198.18.64.97 -- S  mx-s.lab.test 198.18.64.98: Sendmail 8.17 (Debian's
+#                          sendmail-bin, downloaded and unpacked the same way
+#                          into /var/cache/mailhole-lab/sendmail-gen, .cf made
+#                          with m4), in its own UTS namespace, DSN,
+#                          Timeout.queuewarn 10s, Timeout.queuereturn 40s
+#           198.18.64.113 -- SD  down-s.lab.test 198.18.64.114: nothing listens
+#                          (skipped, with a message, without m4 or the package)
 # Probes (tag in the envelope sender audit+TAG@lab.test, X-Mailhole-Tag,
 # Message-ID <TAG@mailhole.invalid>, ENVID TAG), submitted on R with
 # Postfix's sendmail -N ... -V TAG:
@@ -56,7 +65,8 @@
 #   mhexnouser001  nosuchuser@mx-x.lab.test -> Exim's failure (RET=HDRS)
 #   mhexdeliver01  postmaster@mx-x.lab.test, NOTIFY=SUCCESS -> Exim's
 #                  "delivered" DSN
-# Sendmail is not in this lab (yet): no Sendmail fixtures.
+#   mhsmrefused01  root@down-s.lab.test via Sendmail -> Sendmail's delay
+#                  warning, then its failure
 #
 # Then it derives from those real files (no MTA needed; also alone with
 # `gen_mail_fixtures.sh --derive [OUTDIR]`):
@@ -154,7 +164,91 @@ HOSTS=(
 	"198.18.64.34 host-a.lab.test"
 	"198.18.64.50 host-m.lab.test"
 	"198.18.64.66 mx-x.lab.test down-x.lab.test"
+	"198.18.64.98 mx-s.lab.test down-s.lab.test"
 )
+NS_S="mhl-$LAB_ID-s"
+NS_SD="mhl-$LAB_ID-sd"
+SM_CACHE=${SM_CACHE:-/var/cache/mailhole-lab/sendmail-gen}
+SM_OK=0
+
+# sm_fetch: Debian's Sendmail 8.17 unpacked (sendmail-bin conflicts with
+# postfix): apt-get download + dpkg -x into $SM_CACHE/root. 1 if impossible.
+sm_fetch() {
+	local root=$SM_CACHE/root d
+	command -v m4 >/dev/null 2>&1 || return 1
+	[ -x "$root/usr/libexec/sendmail/sendmail" ] && [ -r "$root/usr/share/sendmail/cf/m4/cf.m4" ] &&
+		return 0
+	mkdir -p "$SM_CACHE" || return 1
+	(cd "$SM_CACHE" && apt-get -q download sendmail-bin sendmail-base sendmail-cf \
+		>"$SM_CACHE/download.log" 2>&1) || return 1
+	mkdir -p "$root"
+	for d in "$SM_CACHE"/sendmail-*.deb; do dpkg -x "$d" "$root" || return 1; done
+	[ -x "$root/usr/libexec/sendmail/sendmail" ]
+}
+
+# sm_setup: mx-s.lab.test (198.18.64.98), Sendmail with DSN, queue warning
+# after 10 s and return after 40 s, reached from the relay; down-s.lab.test
+# is 198.18.64.114 (namespace SD) where nothing listens. Its own UTS
+# namespace (it looks its host name up at start), its own hosts file.
+sm_setup() {
+	local D=$LAB_TMP/sm root=$SM_CACHE/root
+	sm_fetch || { lab_log "Sendmail not available (no m4 or apt-get download failed): no Sendmail fixtures"; return 1; }
+	lab_netns_add "$NS_S"
+	lab_netns_add "$NS_SD"
+	lab_netns_hosts "$NS_S" "198.18.64.17 relay.lab.test lab.test" "198.18.64.97 relay-s.lab.test" \
+		"198.18.64.98 mx-s.lab.test" \
+		"198.18.64.114 down-s.lab.test"
+	lab_veth "$NS_R" mhl${LAB_ID}r6 "$NS_S" mhl${LAB_ID}s1
+	lab_veth "$NS_S" mhl${LAB_ID}s2 "$NS_SD" mhl${LAB_ID}t1
+	ip -n "$NS_R" addr add 198.18.64.97/28 dev mhl${LAB_ID}r6
+	ip -n "$NS_S" addr add 198.18.64.98/28 dev mhl${LAB_ID}s1
+	ip -n "$NS_S" addr add 198.18.64.113/28 dev mhl${LAB_ID}s2
+	ip -n "$NS_SD" addr add 198.18.64.114/28 dev mhl${LAB_ID}t1
+	ip -n "$NS_S" route add 198.18.64.16/28 via 198.18.64.97
+	mkdir -p "$D/mqueue" && chmod 700 "$D/mqueue"
+	printf 'hosts files\naliases files\n' >"$D/service.switch"
+	printf 'postmaster: root\n' >"$D/aliases"
+	cat >"$D/mx-s.mc" <<EOF
+divert(-1)dnl
+# mailhole lab: Sendmail 8.17 as mx-s.lab.test, DSN, seconds instead of days
+divert(0)dnl
+VERSIONID(\`mailhole gen_mail_fixtures mx-s')dnl
+OSTYPE(\`linux')dnl
+define(\`confDOMAIN_NAME', \`mx-s.lab.test')dnl
+define(\`QUEUE_DIR', \`$D/mqueue')dnl
+define(\`STATUS_FILE', \`$D/statistics')dnl
+define(\`confPID_FILE', \`$D/sendmail.pid')dnl
+define(\`ALIAS_FILE', \`$D/aliases')dnl
+define(\`confSERVICE_SWITCH_FILE', \`$D/service.switch')dnl
+define(\`confTO_QUEUEWARN', \`10s')dnl
+define(\`confTO_QUEUERETURN', \`40s')dnl
+define(\`confMIN_QUEUE_AGE', \`0s')dnl
+define(\`confDEF_USER_ID', \`65534:65534')dnl
+FEATURE(\`no_default_msa')dnl
+FEATURE(\`nocanonify')dnl
+dnl the lab's own relay is its only client: it may relay anywhere (namespaces only)
+FEATURE(\`promiscuous_relay')dnl
+DAEMON_OPTIONS(\`Family=inet, Name=MTA-v4, Port=smtp, Addr=198.18.64.98')dnl
+MAILER(\`local')dnl
+MAILER(\`smtp')dnl
+EOF
+	m4 -D_CF_DIR_="$root/usr/share/sendmail/cf/" "$root/usr/share/sendmail/cf/m4/cf.m4" \
+		"$D/mx-s.mc" >"$D/sendmail.cf" 2>"$D/m4.log" || {
+		cat "$D/m4.log" >&2
+		lab_log "m4 failed: no Sendmail fixtures"
+		return 1
+	}
+	lab_spawn "$NS_S" "$D/sendmail.pid" "$D/daemon.log" unshare --uts sh -c \
+		"hostname mx-s.lab.test && exec $root/usr/libexec/sendmail/sendmail -C $D/sendmail.cf -bd -q5s"
+	local i
+	for ((i = 0; i < 50; i++)); do
+		ip netns exec "$NS_S" ss -Hltn 'sport = :25' 2>/dev/null | grep -q 198.18.64.98 && return 0
+		sleep 0.1
+	done
+	cat "$D/daemon.log" >&2
+	lab_log "Sendmail does not listen: no Sendmail fixtures"
+	return 1
+}
 NS_X="mhl-$LAB_ID-x"
 NS_XD="mhl-$LAB_ID-xd"
 EXIM_CACHE=${EXIM_CACHE:-/var/cache/mailhole-lab/exim}
@@ -410,6 +504,7 @@ virtual_gid_maps = static:65534"
 	pf_settle "$NS_A" "$A" "relayhost = [198.18.64.33]"
 	pf_settle "$NS_M" "$M" "relayhost = [198.18.64.49]"
 	exim_setup && EXIM_OK=1
+	sm_setup && SM_OK=1
 	sleep 2
 
 	local col=audit@lab.test
@@ -444,6 +539,11 @@ virtual_gid_maps = static:65534"
 			'mailhole probe mhexdeliver01 (Exim, delivered)'
 		want=11
 	fi
+	if [ "$SM_OK" = 1 ]; then
+		send_r mhsmrefused01 root@down-s.lab.test failure,delay full \
+			'mailhole probe mhsmrefused01 (Sendmail, refused)'
+		want=$((want + 2))
+	fi
 
 	# Wait for: 2 messages, reject failure, delivered, relayed, delay, failure = 7
 	# (Postfix), and Exim's delay, failure, failure, delivered = 4.
@@ -452,7 +552,7 @@ virtual_gid_maps = static:65534"
 		# distinct (tag, action) pairs: a repeated notice does not count twice
 		n=$(for f in "$box"/*; do
 			[ -f "$f" ] || continue
-			printf '%s %s\n' "$(grep -o -m1 -E 'mh(pf|ex)[a-z0-9]{8,40}' "$f" | head -n 1)" \
+			printf '%s %s\n' "$(grep -o -m1 -E 'mh(pf|ex|sm)[a-z0-9]{8,40}' "$f" | head -n 1)" \
 				"$(grep -m1 -i '^Action:' "$f" | awk '{print tolower($2)}')"
 		done | sort -u | wc -l)
 		[ "$n" -ge "$want" ] && break
@@ -460,7 +560,7 @@ virtual_gid_maps = static:65534"
 	done
 	[ "$n" -ge "$want" ] || [ "$EXIM_OK" = 0 ] || {
 		lab_log "only $n of $want messages; Exim's log:"
-		tail -n 30 "$LAB_TMP/exim/log/mainlog" >&2
+		tail -n 30 "$LAB_TMP/exim/log/mainlog" >&2 2>/dev/null
 	}
 	lab_log "collector holds $n messages after $i s"
 	[ "$n" -ge 7 ] || {
@@ -471,22 +571,22 @@ virtual_gid_maps = static:65534"
 	# Name each by what it is: postfix-TAGROLE-ACTION.eml
 	local f tag act name
 	for f in "$box"/*; do
-		tag=$(grep -o -m1 -E 'mh(pf|ex)[a-z0-9]{8,40}' "$f" | head -n 1)
+		tag=$(grep -o -m1 -E 'mh(pf|ex|sm)[a-z0-9]{8,40}' "$f" | head -n 1)
 		act=$(grep -m1 -i '^Action:' "$f" | awk '{print tolower($2)}')
 		case $tag in
 		mhpfrefused01) name=refused ;; mhpfreject001) name=reject ;;
 		mhpfdeliver01) name=success ;; mhpfrelayed01) name=success-nodsn ;;
 		mhpfhosta0001) name=arrived-host-qualified ;; mhpfhostm0001) name=arrived-masqueraded ;;
 		mhexrefused01) name=refused ;; mhexnouser001) name=nouser ;;
-		mhexdeliver01) name=success ;;
+		mhexdeliver01) name=success ;; mhsmrefused01) name=refused ;;
 		*) name=unknown-$(basename "$f") ;;
 		esac
 		[ -n "$act" ] && name=$name-$act
-		case $tag in mhex*) name=exim-$name ;; *) name=postfix-$name ;; esac
+		case $tag in mhex*) name=exim-$name ;; mhsm*) name=sendmail-$name ;; *) name=postfix-$name ;; esac
 		cp "$f" "$OUT/$name.eml"
 		lab_log "$name.eml"
 	done
-	chmod 644 "$OUT"/postfix-*.eml "$OUT"/exim-*.eml 2>/dev/null
+	chmod 644 "$OUT"/postfix-*.eml "$OUT"/exim-*.eml "$OUT"/sendmail-*.eml 2>/dev/null
 	return 0
 }
 

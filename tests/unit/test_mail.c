@@ -7,6 +7,10 @@
  * the pieces: tags, sender classes, encoded-words, addresses, dates, MIME
  * shapes the fixtures do not have (nested, base64, quoted-printable,
  * quoted boundary, preamble / epilogue), limits.
+ *
+ * test_postfix_delayed_fields, test_arrived_probe and test_exim_reasons pin
+ * values of the committed files (dates, queue IDs, host names): when
+ * tests/lab/gen_mail_fixtures.sh makes the files again, update them there.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -223,6 +227,20 @@ static void test_broken_expected(void **state)
 	assert_true(n >= 10);
 }
 
+/* 8-bit junk in the headers and in the status part: replaced, not passed on, not fatal. */
+static void test_junk_8bit(void **state)
+{
+	char err[MH_ERRLEN];
+	struct mh_mail *m = parse_file(MAILDIR "/broken/junk-8bit.eml", 0, err, sizeof(err));
+
+	(void)state;
+	assert_string_equal(m->subject, "Undelivered Mail Returned to Sender \xef\xbf\xbd\xef\xbf\xbd"
+					"\xef\xbf\xbd( junk");
+	assert_string_equal(m->rcpts[0].status, "5.1.1");
+	assert_string_equal(m->reporting_mta, "relay.lab.test");
+	free(m);
+}
+
 static void test_postfix_delayed_fields(void **state)
 {
 	char err[MH_ERRLEN];
@@ -238,22 +256,22 @@ static void test_postfix_delayed_fields(void **state)
 	assert_string_equal(m->subject, "Delayed Mail (still being retried)");
 	assert_string_equal(m->reporting_mta, "relay.lab.test");
 	assert_string_equal(m->original_envelope_id, "mhpfrefused01");
-	assert_string_equal(m->arrival_date, "Tue, 8 Dec 2026 04:19:53 +0000 (UTC)");
+	assert_string_equal(m->arrival_date, "Tue, 8 Dec 2026 04:52:21 +0000 (UTC)");
 	assert_int_equal(m->nrcpts, 1);
 	assert_string_equal(r->final_recipient, "root@down.lab.test");
 	assert_string_equal(r->original_recipient, "root@down.lab.test");
 	/* folded Diagnostic-Code, "X-Postfix;" stripped */
 	assert_string_equal(r->diagnostic,
 			    "connect to down.lab.test[198.18.64.2]:25: Connection refused");
-	assert_string_equal(r->will_retry_until, "Tue, 8 Dec 2026 04:20:43 +0000 (UTC)");
+	assert_string_equal(r->will_retry_until, "Tue, 8 Dec 2026 04:53:11 +0000 (UTC)");
 	assert_string_equal(m->returned_message_id, "mhpfrefused01@mailhole.invalid");
 	assert_string_equal(m->returned_from, "audit+mhpfrefused01@lab.test");
 	assert_string_equal(m->returned_to, "root@down.lab.test");
 	assert_int_equal(m->nreceived, 1);
 	assert_string_equal(m->received[0],
-			    "by relay.lab.test (Postfix) id B0999A72417; Tue, 8 Dec 2026 04:20:10 "
+			    "by relay.lab.test (Postfix) id C9C4EA743C0; Tue, 8 Dec 2026 04:52:31 "
 			    "+0000 (UTC)");
-	assert_int_equal((long long)m->date_t, 1796703610LL); /* 2026-12-08T04:20:10Z */
+	assert_int_equal((long long)m->date_t, 1796705551LL); /* 2026-12-08T04:52:31Z */
 	assert_non_null(strstr(m->excerpt, "could not be delivered for more than 10 second(s)"));
 	free(m);
 
@@ -281,7 +299,7 @@ static void test_arrived_probe(void **state)
 					    "relay.lab.test (Postfix) with ESMTP",
 			    74) == 0);
 	assert_true(strncmp(m->received[1], "by host-a.lab.test (Postfix, from userid 0)", 43) == 0);
-	assert_int_equal((long long)m->date_t, 1796703593LL);
+	assert_int_equal((long long)m->date_t, 1796705541LL); /* 2026-12-08T04:52:21Z */
 	assert_string_equal(m->excerpt, "");
 	assert_int_equal(mh_sender_classify(m->return_path, "lab.test", "host-a.lab.test"),
 			 MH_SENDER_HOST_QUALIFIED);
@@ -331,7 +349,10 @@ static void test_bounce_nonstandard(void **state)
 
 static struct mh_mail *parse_str(const char *s, int want);
 
-/* Exim writes no Diagnostic-Code for a router failure: the reason comes from its text part. */
+/*
+ * Exim writes no Diagnostic-Code for a router failure, Sendmail none for an
+ * expired message: the reason comes from their text parts.
+ */
 static void test_exim_reasons(void **state)
 {
 	char err[MH_ERRLEN];
@@ -347,6 +368,17 @@ static void test_exim_reasons(void **state)
 	free(m);
 	m = parse_file(MAILDIR "/exim-nouser-failed.eml", 0, err, sizeof(err));
 	assert_string_equal(m->rcpts[0].diagnostic, "Unknown user");
+	free(m);
+
+	/* Sendmail: no Diagnostic-Code either; its transcript line "<rcpt>... reason" */
+	m = parse_file(MAILDIR "/sendmail-refused-failed.eml", 0, err, sizeof(err));
+	assert_string_equal(m->from, "MAILER-DAEMON@mx-s.lab.test");
+	assert_string_equal(m->rcpts[0].action, "failed");
+	assert_string_equal(m->rcpts[0].status, "4.4.7");
+	assert_string_equal(m->rcpts[0].remote_mta, "down-s.lab.test"); /* "DNS;" stripped */
+	assert_string_equal(m->rcpts[0].diagnostic,
+			    "Deferred: Connection refused by down-s.lab.test.");
+	assert_string_equal(m->returned_to, "root@down-s.lab.test"); /* message/rfc822 */
 	free(m);
 
 	/* the same text without the report (a flattened Exim bounce): a bounce */
@@ -415,6 +447,19 @@ static void test_bounce_text_status(void **state)
 	assert_string_equal(m->rcpts[0].action, "failed");
 	assert_string_equal(m->rcpts[0].final_recipient, "root@host-a.lab.test");
 	assert_non_null(strstr(m->excerpt, "D\xc3\xa9sol\xc3\xa9")); /* Latin-1 -> UTF-8 */
+	free(m);
+
+	/* a warning without a status: delayed */
+	m = parse_str("From: MAILER-DAEMON@mx.lab.test (Mail Delivery System)\n"
+		      "To: audit+mh0123abcd@lab.test\n\n"
+		      "Warning: your message has not yet been delivered.\n"
+		      "It will be retried for 4 more days.\n\n"
+		      "<root@host-a.lab.test>: connect to host-a.lab.test: Connection refused\n",
+		      0);
+	assert_int_equal(m->kind, MH_MAIL_BOUNCE);
+	assert_string_equal(m->rcpts[0].action, "delayed");
+	assert_string_equal(m->rcpts[0].final_recipient, "root@host-a.lab.test");
+	assert_string_equal(m->rcpts[0].diagnostic, "connect to host-a.lab.test: Connection refused");
 	free(m);
 
 	/* an ordinary message from postmaster that explains no failure stays a message */
@@ -699,6 +744,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fixtures_expected),
 	    cmocka_unit_test(test_broken_expected),
+	    cmocka_unit_test(test_junk_8bit),
 	    cmocka_unit_test(test_postfix_delayed_fields),
 	    cmocka_unit_test(test_arrived_probe),
 	    cmocka_unit_test(test_crlf_and_mbox_same),
