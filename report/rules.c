@@ -36,6 +36,11 @@ int mh_severity_parse(const char *s)
 	return -1;
 }
 
+int mh_fail_on_parse(const char *s)
+{
+	return s && !strcmp(s, "none") ? MH_SEV_COUNT : mh_severity_parse(s);
+}
+
 const struct mh_rule mh_rules[] = {
 	{
 		.id = "exposed-smtp",

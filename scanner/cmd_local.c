@@ -91,58 +91,30 @@ static void local_usage(FILE *f)
 
 static int local_parse(struct local_config *c, int argc, char **argv, char *err, size_t errlen)
 {
-	size_t off = 0;
+	static const char *const valued[] = {"-o",       "--output", "--fail-on", "--timeout",
+	                                     "--html",   "--policy", "--root",    "--config",
+	                                     "--state",  "--sendmail", "--deadline", NULL};
+	int rc;
 
 	/* "mailhole local ..." as typed, for the document's scan.command_line */
-	c->command_line[0] = '\0';
-	for (int i = 0; i < argc && off + 1 < sizeof(c->command_line); i++) {
-		int n = snprintf(c->command_line + off, sizeof(c->command_line) - off, "%s%s",
-		                 i ? " " : "mailhole ", argv[i]);
-		if (n < 0)
-			break;
-		off += (size_t)n;
-	}
+	mh_join_argv(c->command_line, sizeof(c->command_line), argc, argv);
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *eq = NULL, *v = NULL;
+		const char *a = argv[i], *v = NULL;
 		char name[64];
 
-		if (a[0] != '-' || !strcmp(a, "-"))
+		if ((rc = mh_opt_next(argc, argv, &i, valued, name, sizeof(name), &v, err,
+		                      errlen)) < 0)
+			return rc;
+		if (rc == 0)
 			return mh_err(err, errlen, MH_EINVAL,
 			              "argument %d '%s': local takes no targets", i, a);
-		if (a[1] == '-' && (eq = strchr(a, '=')) != NULL) {
-			size_t l = (size_t)(eq - a) < sizeof(name) - 1 ? (size_t)(eq - a)
-			                                               : sizeof(name) - 1;
-			memcpy(name, a, l);
-			name[l] = '\0';
-		} else {
-			mh_strlcpy(name, a, sizeof(name));
-		}
-		bool takes = !strcmp(name, "-o") || !strcmp(name, "--output") ||
-		             !strcmp(name, "--fail-on") || !strcmp(name, "--timeout") ||
-		             !strcmp(name, "--html") || !strcmp(name, "--policy") ||
-		             !strcmp(name, "--root") || !strcmp(name, "--config") ||
-		             !strcmp(name, "--state") || !strcmp(name, "--sendmail") ||
-		             !strcmp(name, "--deadline");
-		if (takes) {
-			if (eq) {
-				v = eq + 1;
-			} else if (i + 1 < argc) {
-				v = argv[++i];
-			} else {
-				return mh_err(err, errlen, MH_EINVAL,
-				              "option '%s' (argument %d): needs a value", a, i);
-			}
-		} else if (eq) {
-			return mh_err(err, errlen, MH_EINVAL,
-			              "option '%s' (argument %d): takes no value", name, i);
-		}
 		if (!strcmp(name, "-o") || !strcmp(name, "--output")) {
 			if (!*v)
 				return mh_err(err, errlen, MH_EINVAL,
 				              "option %s (argument %d): empty file name", name, i);
 			c->out_json = v;
 		} else if (!strcmp(name, "--fail-on")) {
-			c->fail_on = !strcmp(v, "none") ? MH_SEV_COUNT : mh_severity_parse(v);
+			c->fail_on = mh_fail_on_parse(v);
 			if (c->fail_on < 0)
 				return mh_err(err, errlen, MH_EINVAL,
 				              "option --fail-on '%s' (argument %d): not one of "

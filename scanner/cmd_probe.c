@@ -92,60 +92,29 @@ static void probe_usage(FILE *f)
 
 static int probe_parse(struct probe_config *c, int argc, char **argv, char *err, size_t errlen)
 {
-	size_t off = 0;
-	int i = 1;
+	static const char *const valued[] = {"--policy",	  "--hosts",	"-o",
+					     "--output",	  "--state",	"--deadline",
+					     "--poll",		  "--timeout",	"--fail-on",
+					     "--local-report", "--relay-auth-file", NULL};
+	int i = 1, rc;
 
-	c->command_line[0] = '\0';
-	for (int k = 0; k < argc && off + 1 < sizeof(c->command_line); k++) {
-		int n = snprintf(c->command_line + off, sizeof(c->command_line) - off, "%s%s",
-				 k ? " " : "mailhole ", argv[k]);
-		if (n < 0)
-			break;
-		off += (size_t)n;
-	}
+	mh_join_argv(c->command_line, sizeof(c->command_line), argc, argv);
 	if (argc > 1 && (!strcmp(argv[1], "send") || !strcmp(argv[1], "collect"))) {
 		c->mode = argv[1];
 		i = 2;
 	}
 	for (; i < argc; i++) {
-		const char *a = argv[i], *v = NULL, *eq = NULL;
+		const char *v = NULL;
 		char name[64];
-		bool takes;
 
-		if (a[0] != '-')
+		if ((rc = mh_opt_next(argc, argv, &i, valued, name, sizeof(name), &v, err,
+				      errlen)) < 0)
+			return rc;
+		if (rc == 0)
 			return mh_err(err, errlen, MH_EINVAL,
 				      "argument %d '%.100s': not an option (send and collect come "
 				      "first)",
-				      i, a);
-		if (a[1] == '-' && (eq = strchr(a, '=')) != NULL) {
-			size_t l = (size_t)(eq - a) < sizeof(name) - 1 ? (size_t)(eq - a)
-								       : sizeof(name) - 1;
-			memcpy(name, a, l);
-			name[l] = '\0';
-		} else {
-			mh_strlcpy(name, a, sizeof(name));
-		}
-		takes = !strcmp(name, "--policy") || !strcmp(name, "--hosts") ||
-			!strcmp(name, "-o") || !strcmp(name, "--output") ||
-			!strcmp(name, "--state") || !strcmp(name, "--deadline") ||
-			!strcmp(name, "--poll") || !strcmp(name, "--timeout") ||
-			!strcmp(name, "--fail-on") || !strcmp(name, "--local-report") ||
-			!strcmp(name, "--relay-auth-file");
-		if (takes) {
-			if (eq)
-				v = eq + 1;
-			else if (i + 1 < argc)
-				v = argv[++i];
-			else
-				return mh_err(err, errlen, MH_EINVAL,
-					      "option '%s' (argument %d): needs a value", a, i);
-			if (!*v)
-				return mh_err(err, errlen, MH_EINVAL,
-					      "option %s (argument %d): empty value", name, i);
-		} else if (eq) {
-			return mh_err(err, errlen, MH_EINVAL,
-				      "option '%s' (argument %d): takes no value", name, i);
-		}
+				      i, argv[i]);
 		if (!strcmp(name, "--policy")) {
 			c->policy = v;
 		} else if (!strcmp(name, "--hosts")) {
@@ -178,7 +147,7 @@ static int probe_parse(struct probe_config *c, int argc, char **argv, char *err,
 			else
 				c->timeout_ms = (long)n;
 		} else if (!strcmp(name, "--fail-on")) {
-			c->fail_on = !strcmp(v, "none") ? MH_SEV_COUNT : mh_severity_parse(v);
+			c->fail_on = mh_fail_on_parse(v);
 			if (c->fail_on < 0)
 				return mh_err(err, errlen, MH_EINVAL,
 					      "option --fail-on '%.40s' (argument %d): not one of "
@@ -196,7 +165,7 @@ static int probe_parse(struct probe_config *c, int argc, char **argv, char *err,
 			return 1;
 		} else {
 			return mh_err(err, errlen, MH_EINVAL, "option '%.100s' (argument %d): unknown",
-				      a, i);
+				      argv[i], i);
 		}
 	}
 	if (!c->policy)

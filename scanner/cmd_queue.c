@@ -91,59 +91,31 @@ static void queue_usage(FILE *f)
 	      f);
 }
 
-static void join_argv(struct queue_config *c, int argc, char **argv)
-{
-	size_t n = mh_strlcpy(c->command_line, "mailhole", sizeof(c->command_line));
-
-	for (int i = 0; i < argc && n < sizeof(c->command_line); i++)
-		n += (size_t)snprintf(c->command_line + n, sizeof(c->command_line) - n, " %s",
-		                      argv[i]);
-}
-
 /* 1: --help; 0: parsed; MH_EINVAL with err. */
 static int queue_parse(struct queue_config *c, int argc, char **argv, char *err, size_t errlen)
 {
-	join_argv(c, argc, argv);
+	static const char *const valued[] = {"-o",      "--output",         "--format",
+	                                     "--policy", "--hosts",         "--main-cf",
+	                                     "--queue-lifetime", "--now",   "--fail-on",
+	                                     NULL};
+	int rc;
+
+	mh_join_argv(c->command_line, sizeof(c->command_line), argc, argv);
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = NULL, *eq = NULL;
+		const char *a = argv[i], *v = NULL;
 		char name[64];
 		uint64_t n;
 		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 			return 1;
-		if (a[0] != '-' || !strcmp(a, "-")) {
+		if ((rc = mh_opt_next(argc, argv, &i, valued, name, sizeof(name), &v, err,
+		                      errlen)) < 0)
+			return rc;
+		if (rc == 0) {
 			if (c->input)
 				return mh_err(err, errlen, MH_EINVAL,
 				              "'%s' (argument %d): one queue listing only", a, i);
 			c->input = a;
 			continue;
-		}
-		if (a[1] == '-' && (eq = strchr(a, '=')) != NULL) {
-			size_t l = (size_t)(eq - a) < sizeof(name) - 1 ? (size_t)(eq - a)
-			                                               : sizeof(name) - 1;
-			memcpy(name, a, l);
-			name[l] = '\0';
-		} else {
-			mh_strlcpy(name, a, sizeof(name));
-		}
-		bool takes = !strcmp(name, "-o") || !strcmp(name, "--output") ||
-		             !strcmp(name, "--format") || !strcmp(name, "--policy") ||
-		             !strcmp(name, "--hosts") || !strcmp(name, "--main-cf") ||
-		             !strcmp(name, "--queue-lifetime") || !strcmp(name, "--now") ||
-		             !strcmp(name, "--fail-on");
-		if (takes) {
-			if (eq)
-				v = eq + 1;
-			else if (i + 1 < argc)
-				v = argv[++i];
-			else
-				return mh_err(err, errlen, MH_EINVAL,
-				              "option '%s' (argument %d): needs a value", a, i);
-			if (!*v)
-				return mh_err(err, errlen, MH_EINVAL,
-				              "option %s (argument %d): empty value", name, i);
-		} else if (eq) {
-			return mh_err(err, errlen, MH_EINVAL,
-			              "option '%s' (argument %d): takes no value", name, i);
 		}
 		if (!strcmp(name, "-o") || !strcmp(name, "--output")) {
 			c->out_json = v;
@@ -174,7 +146,7 @@ static int queue_parse(struct queue_config *c, int argc, char **argv, char *err,
 				              i);
 			c->now = (int64_t)n;
 		} else if (!strcmp(name, "--fail-on")) {
-			c->fail_on = !strcmp(v, "none") ? MH_SEV_COUNT : mh_severity_parse(v);
+			c->fail_on = mh_fail_on_parse(v);
 			if (c->fail_on < 0)
 				return mh_err(err, errlen, MH_EINVAL,
 				              "option --fail-on '%s' (argument %d): not one of "

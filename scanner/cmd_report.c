@@ -45,7 +45,7 @@ static int usage_error(const char *msg)
 /* A --fail-on value: a severity, or "none". */
 static int parse_fail_on(const char *v, int pos, char *err, size_t errlen, int *out)
 {
-	int s = strcmp(v, "none") == 0 ? MH_SEV_COUNT : mh_severity_parse(v);
+	int s = mh_fail_on_parse(v);
 
 	if (s < 0)
 		return mh_err(err, errlen, MH_EINVAL,

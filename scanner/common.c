@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -214,4 +215,58 @@ int mh_read_file(const char *path, size_t max, char **out, size_t *len, char *er
 	*out = buf;
 	*len = n;
 	return 0;
+}
+
+void mh_join_argv(char *buf, size_t size, int argc, char **argv)
+{
+	size_t n;
+
+	if (!size)
+		return;
+	n = mh_strlcpy(buf, "mailhole", size);
+	for (int i = 0; i < argc && n < size; i++) {
+		int w = snprintf(buf + n, size - n, " %s", argv[i]);
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+}
+
+int mh_opt_next(int argc, char **argv, int *i, const char *const *valued, char *name,
+		size_t namesize, const char **value, char *err, size_t errlen)
+{
+	const char *a = argv[*i], *eq = NULL;
+	bool takes = false;
+
+	*value = NULL;
+	if (a[0] != '-' || !strcmp(a, "-")) {
+		mh_strlcpy(name, a, namesize);
+		return 0;
+	}
+	if (a[1] == '-' && (eq = strchr(a, '=')) != NULL) {
+		size_t l = (size_t)(eq - a) < namesize - 1 ? (size_t)(eq - a) : namesize - 1;
+		memcpy(name, a, l);
+		name[l] = '\0';
+	} else {
+		mh_strlcpy(name, a, namesize);
+	}
+	for (const char *const *v = valued; v && *v && !takes; v++)
+		takes = !strcmp(name, *v);
+	if (!takes) {
+		if (eq)
+			return mh_err(err, errlen, MH_EINVAL,
+				      "option '%s' (argument %d): takes no value", name, *i);
+		return 1;
+	}
+	if (eq)
+		*value = eq + 1;
+	else if (*i + 1 < argc)
+		*value = argv[++*i];
+	else
+		return mh_err(err, errlen, MH_EINVAL, "option '%s' (argument %d): needs a value",
+			      a, *i);
+	if (!**value)
+		return mh_err(err, errlen, MH_EINVAL, "option %s (argument %d): empty value", name,
+			      *i);
+	return 1;
 }

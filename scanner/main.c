@@ -155,12 +155,6 @@ static int parse_ports(const char *s, struct mh_scan_opts *o, char *err, size_t 
 	return 0;
 }
 
-/* A --fail-on value: a severity, or "none" (never fail on findings). */
-static int parse_fail_on(const char *s)
-{
-	return strcmp(s, "none") == 0 ? MH_SEV_COUNT : mh_severity_parse(s);
-}
-
 static void join_argv(struct mh_config *c, int argc, char **argv)
 {
 	size_t off = 0;
@@ -325,7 +319,7 @@ static int parse_args(struct mh_config *c, int argc, char **argv, int first, cha
 			c->seed_given = true;
 		} else if (!strcmp(name, "--fail-on")) {
 			VALUE();
-			if ((c->fail_on = parse_fail_on(v)) < 0)
+			if ((c->fail_on = mh_fail_on_parse(v)) < 0)
 				return mh_err(err, errlen, MH_EINVAL,
 					      "option --fail-on '%s': not one of critical, high, "
 					      "medium, low, info, none",

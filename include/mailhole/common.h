@@ -90,6 +90,27 @@ int mh_read_file(const char *path, size_t max, char **out, size_t *len, char *er
 uint64_t mh_now_ms(void);
 uint64_t mh_now_ns(void);
 
+/*
+ * The command line as typed, for a document's scan.command_line:
+ * "mailhole " + argv[0..argc) joined by spaces (argv[0] is the command word),
+ * cut to size. Credentials never reach argv.
+ */
+void mh_join_argv(char *buf, size_t size, int argc, char **argv);
+
+/*
+ * One argument of a command's line (argv[0] is the command word). Splits
+ * argv[*i] into its name and value: "--policy=FILE", or "--policy FILE" /
+ * "-o FILE" when the name is one of `valued` (a NULL-terminated list; *i
+ * then moves past the value). Returns 1 for an option (name copied into
+ * name, *value the value or NULL when it takes none), 0 for an operand (an
+ * argument that does not start with '-', or "-"), or MH_EINVAL with err:
+ *   "option '--hosts' (argument 3): needs a value"
+ *   "option --hosts (argument 3): empty value"
+ *   "option '--quiet' (argument 3): takes no value"
+ */
+int mh_opt_next(int argc, char **argv, int *i, const char *const *valued, char *name,
+		size_t namesize, const char **value, char *err, size_t errlen);
+
 /* Wall clock as RFC 3339 UTC ("2026-11-24T00:14:47Z") into buf (>= 21 bytes). */
 void mh_rfc3339_now(char *buf, size_t size);
 

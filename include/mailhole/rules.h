@@ -17,6 +17,8 @@ enum mh_severity { MH_SEV_CRITICAL, MH_SEV_HIGH, MH_SEV_MEDIUM, MH_SEV_LOW, MH_S
 const char *mh_severity_name(enum mh_severity s);
 /* "critical".."info"; -1 when unknown. */
 int mh_severity_parse(const char *s);
+/* A --fail-on value: a severity, or "none" (MH_SEV_COUNT: never fail on findings); -1. */
+int mh_fail_on_parse(const char *s);
 
 struct mh_rule {
 	const char *id;                /* CONTRACT.md rule ID, e.g. "exposed-smtp" */
