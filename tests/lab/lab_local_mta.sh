@@ -31,26 +31,11 @@
 # mail is sent (the relayhost is never contacted). LAB_KEEP=1 keeps the work dir.
 set -u
 
-MAILHOLE=${1:?usage: lab_local_mta.sh MAILHOLE BUILD_DIR}
-BUILD_DIR=${2:?usage: lab_local_mta.sh MAILHOLE BUILD_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
-
-case $MAILHOLE in /*) ;; *) MAILHOLE=$PWD/$MAILHOLE ;; esac
-[ -x "$MAILHOLE" ] || lab_die "no mailhole binary at $MAILHOLE"
-: "$BUILD_DIR"
-
-lab_require_root
-
-LAB_LEDGER=$(mktemp "/tmp/mhl-ledger-$LAB_ID.XXXXXX") || lab_die "mktemp failed"
-export LAB_LEDGER
-
-FAILS=0
-fail() {
-	printf 'FAIL: %s\n' "$*"
-	FAILS=$((FAILS + 1))
-}
+# MAILHOLE and BUILD_DIR from the arguments, root and netns or skip, the ledger, fail()
+lab_start "$@"
 
 # expect FILE DESC FILTER [SHOW]
 expect() {

@@ -66,6 +66,29 @@ lab_require_root() {
 	[ "$ok" = 1 ] || lab_skip "cannot create veth pairs in a network namespace"
 }
 
+# lab_start "$@": the common start of a lab script called as
+# `SCRIPT MAILHOLE BUILD_DIR`: MAILHOLE (made absolute, must be executable)
+# and BUILD_DIR; skip (77) without root or netns; the ledger (LAB_LEDGER,
+# exported) for lab_run_isolated; FAILS=0 and fail MESSAGE (counts).
+lab_start() {
+	local me
+	me=$(basename "$0")
+	MAILHOLE=${1:?usage: $me MAILHOLE BUILD_DIR}
+	BUILD_DIR=${2:?usage: $me MAILHOLE BUILD_DIR}
+	case $MAILHOLE in /*) ;; *) MAILHOLE=$PWD/$MAILHOLE ;; esac
+	[ -x "$MAILHOLE" ] || lab_die "no mailhole binary at $MAILHOLE"
+	: "$BUILD_DIR"
+	lab_require_root
+	LAB_LEDGER=$(mktemp "/tmp/mhl-ledger-$LAB_ID.XXXXXX") || lab_die "mktemp failed"
+	export LAB_LEDGER
+	FAILS=0
+}
+
+fail() {
+	printf 'FAIL: %s\n' "$*"
+	FAILS=$((FAILS + 1))
+}
+
 # Work dir, the trap. LAB_KEEP=1 keeps the work dir (logs, outputs).
 lab_init() {
 	if [ -z "$LAB_TMP" ]; then

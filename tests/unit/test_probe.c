@@ -333,10 +333,12 @@ static void test_fixture_verdicts(void **state)
 		char file[128], before[32], after[32], err[MH_ERRLEN], *buf = NULL;
 		size_t len = 0;
 		struct mh_probe_state s;
-		struct mh_mail *m = calloc(1, sizeof(*m));
+		struct mh_mail *m;
 		struct mh_probe *p;
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
+		m = calloc(1, sizeof(*m));
+		assert_non_null(m);
 		assert_int_equal(sscanf(line, "%127s %31s %31s", file, before, after), 3);
 		snprintf(path, sizeof(path), "%s/mail/%s", MH_FIXTURES, file);
 		assert_int_equal(mh_read_file(path, 1u << 24, &buf, &len, err, sizeof(err)), 0);
