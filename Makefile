@@ -54,6 +54,7 @@ fuzz: deps
 bench: build
 	bench/run.sh $(BUILD)
 	bench/starttls.sh $(BUILD)
+	bench/probe_submit.sh $(BUILD)
 
 format:
 	clang-format -i scanner/*.c probes/*.c report/*.c include/mailhole/*.h tests/unit/*.c \
