@@ -73,7 +73,8 @@ cat >"$T/policy.json" <<EOF
 { "domain": "lab.test", "relay": "smtp://198.18.9.1:25",
   "collector": { "address": "audit@lab.test", "url": "maildir:$T/Maildir" } }
 EOF
-queued() { grep -c 'postfix/cleanup.*message-id=' "$R/maillog" 2>/dev/null || true; }
+# messages the relay took: one qmgr "from=<audit+TAG@lab.test>" line each
+queued() { grep -c 'postfix/qmgr\[[0-9]*\]: [0-9A-F]*: from=<audit+' "$R/maillog" 2>/dev/null || true; }
 
 run_mailhole() {
 	rm -f "$T/state.json"

@@ -6,6 +6,7 @@
  * so a field can never be written and forgotten on reading.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -464,6 +465,126 @@ bad:
 
 #define STATE_SCHEMA "mailhole-probe-state/1"
 
+/*
+ * The journal: PATH.journal, one JSON object a line {"tag", "sent", "code",
+ * "dsn", "reply"} appended (O_APPEND, one write) right after each probe is
+ * handed to the relay, so that a run that dies between two state saves
+ * still knows what it sent. A state save folds it in and removes it; a load
+ * applies it.
+ */
+static void journal_path(const char *path, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s.journal", path);
+}
+
+int mh_probe_journal_append(const char *path, const struct mh_probe *p, char *err,
+			    size_t errlen)
+{
+	char jp[4200];
+	json_object *o = json_object_new_object();
+	const char *text;
+	int fd, rc = 0;
+	size_t len;
+	char *line;
+
+	if (!o)
+		return mh_err(err, errlen, MH_ENOMEM, "out of memory");
+	journal_path(path, jp, sizeof(jp));
+	json_object_object_add(o, "tag", json_object_new_string(p->tag));
+	json_object_object_add(o, "sent", json_object_new_int64(p->sent));
+	json_object_object_add(o, "code", json_object_new_int(p->submit_code));
+	json_object_object_add(o, "dsn", json_object_new_boolean(p->dsn));
+	json_object_object_add(o, "reply", mh_json_string(p->submit_reply, strlen(p->submit_reply)));
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	len = strlen(text);
+	line = malloc(len + 2);
+	if (!line) {
+		json_object_put(o);
+		return mh_err(err, errlen, MH_ENOMEM, "out of memory");
+	}
+	memcpy(line, text, len);
+	line[len++] = '\n';
+	fd = open(jp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, line, len) != (ssize_t)len)
+		rc = mh_err(err, errlen, MH_EIO, "%s: %s", jp, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(line);
+	json_object_put(o);
+	return rc;
+}
+
+/* One whole JSON value from text[0..len), or NULL. */
+static json_object *parse_json(const char *text, size_t len)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *o = NULL;
+
+	if (!tok || len > (64u << 20))
+		goto out;
+	o = json_tokener_parse_ex(tok, text, (int)len);
+	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+	    tok->char_offset < (int)len) {
+		json_object_put(o);
+		o = NULL;
+	}
+out:
+	if (tok)
+		json_tokener_free(tok);
+	return o;
+}
+
+/* Applies PATH.journal (if any) to s: what was sent after the last save. */
+static int journal_apply(const char *path, struct mh_probe_state *s, char *err, size_t errlen)
+{
+	char jp[4200], *buf = NULL;
+	size_t len = 0, pos = 0;
+	unsigned lineno = 0;
+	struct stat st;
+	int rc;
+
+	journal_path(path, jp, sizeof(jp));
+	if (stat(jp, &st) < 0 && errno == ENOENT)
+		return 0;
+	if ((rc = mh_read_file(jp, 64u << 20, &buf, &len, err, errlen)) < 0)
+		return rc == MH_ENOMEM ? rc : MH_EINVAL;
+	while (pos < len) {
+		const char *l = buf + pos, *nl = memchr(l, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - l) : len - pos;
+		json_object *o, *x;
+		struct mh_probe *p;
+		pos += n + (nl ? 1 : 0);
+		lineno++;
+		if (!nl)
+			break; /* a line cut by a crash: the probe it was about is the one at risk */
+		o = parse_json(l, n);
+		if (!o || !json_object_object_get_ex(o, "tag", &x) ||
+		    !json_object_is_type(x, json_type_string)) {
+			json_object_put(o);
+			free(buf);
+			return mh_err(err, errlen, MH_EINVAL, "%s line %u: not a journal entry", jp,
+				      lineno);
+		}
+		p = mh_probe_by_tag(s, json_object_get_string(x));
+		if (p && !p->sent) {
+			int64_t sent = json_object_object_get_ex(o, "sent", &x) ? json_object_get_int64(x)
+										: 0;
+			int code = json_object_object_get_ex(o, "code", &x) ? json_object_get_int(x) : 0;
+			bool dsn = json_object_object_get_ex(o, "dsn", &x) && json_object_get_boolean(x);
+			const char *reply = json_object_object_get_ex(o, "reply", &x) &&
+							    json_object_is_type(x, json_type_string)
+						    ? json_object_get_string(x)
+						    : "";
+			mh_probe_submitted(p, code, reply, dsn, sent > 0 ? sent : 1);
+			if (code / 100 == 4)
+				p->sent = 0; /* as the run itself did: try again */
+		}
+		json_object_put(o);
+	}
+	free(buf);
+	return 0;
+}
+
 int mh_probe_state_save(const char *path, const struct mh_probe_state *s, char *err,
 			size_t errlen)
 {
@@ -495,6 +616,11 @@ int mh_probe_state_save(const char *path, const struct mh_probe_state *s, char *
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	rc = mh_write_file_atomic(path, text, strlen(text), err, errlen);
 	json_object_put(o);
+	if (rc == 0) {
+		char jp[4200];
+		journal_path(path, jp, sizeof(jp));
+		unlink(jp); /* folded in */
+	}
 	return rc;
 }
 
@@ -530,32 +656,23 @@ int mh_probe_state_load(const char *path, struct mh_probe_state *s, char *err, s
 	int rc;
 
 	if (stat(path, &st) < 0 && errno == ENOENT)
-		return 0; /* a first run */
+		return 0; /* a first run (a journal needs a state: it names planned probes) */
 	if ((rc = mh_read_file(path, 64u << 20, &buf, &len, err, errlen)) < 0)
 		return rc == MH_ENOMEM ? rc : MH_EINVAL;
 	rc = mh_probe_state_parse(buf, len, path, s, err, errlen);
 	free(buf);
+	if (rc == 0)
+		rc = journal_apply(path, s, err, errlen);
 	return rc;
 }
 
 int mh_probe_state_parse(const char *buf, size_t len, const char *path, struct mh_probe_state *s,
 			 char *err, size_t errlen)
 {
-	json_tokener *tok;
-	json_object *o = NULL, *a;
+	json_object *o = parse_json(buf, len), *a;
 	int64_t v;
 	int rc = 0;
 
-	tok = json_tokener_new();
-	if (tok) {
-		o = len <= (64u << 20) ? json_tokener_parse_ex(tok, buf, (int)len) : NULL;
-		if (!o || json_tokener_get_error(tok) != json_tokener_success ||
-		    tok->char_offset < (int)len) {
-			json_object_put(o);
-			o = NULL;
-		}
-		json_tokener_free(tok);
-	}
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		return mh_err(err, errlen, MH_EINVAL, "%s: not a mailhole probe state (JSON)", path);

@@ -351,6 +351,9 @@ static int do_send(const struct probe_config *c, const struct mh_policy *pol,
 		}
 	if ((rc = relay_credentials(c->relay_auth, &user, &pass, err, errlen)) < 0)
 		return rc;
+	/* the plan (every tag) on disk before the first send; then a journal line a send */
+	if (c->state && (rc = mh_probe_state_save(c->state, st, err, errlen)) < 0)
+		return MH_EIO;
 	so.user = user;
 	so.password = pass;
 	for (size_t i = 0; i < st->n; i++) {
@@ -386,7 +389,7 @@ static int do_send(const struct probe_config *c, const struct mh_policy *pol,
 			sent++;
 		}
 		mh_log_info("probe %s to %s: %d %s", p->tag, p->rcpt, r.code, r.reply);
-		if (c->state && mh_probe_state_save(c->state, st, err, errlen) < 0) {
+		if (c->state && mh_probe_journal_append(c->state, p, err, errlen) < 0) {
 			rc = MH_EIO;
 			break;
 		}

@@ -107,7 +107,16 @@ int mh_probe_state_load(const char *path, struct mh_probe_state *s, char *err, s
 /* The same on text in memory; path names it in messages. Adds to s. */
 int mh_probe_state_parse(const char *buf, size_t len, const char *path, struct mh_probe_state *s,
 			 char *err, size_t errlen);
-/* Writes it atomically. */
+/*
+ * Appends to PATH.journal what the relay said about one probe just sent
+ * (cheap: one line); mh_probe_state_load applies the journal, and
+ * mh_probe_state_save folds it in and removes it. A run saves the whole
+ * state once its probes are planned and again at the end, and journals
+ * each send in between: nothing sent is forgotten, whatever stops the run.
+ */
+int mh_probe_journal_append(const char *path, const struct mh_probe *p, char *err,
+			    size_t errlen);
+/* Writes it atomically (and removes PATH.journal). */
 int mh_probe_state_save(const char *path, const struct mh_probe_state *s, char *err,
 			size_t errlen);
 

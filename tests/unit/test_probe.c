@@ -318,6 +318,52 @@ static void test_state_roundtrip(void **state)
 	mh_probe_state_free(&s);
 }
 
+/* A run that dies between two saves: the journal still says what was sent. */
+static void test_journal(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/mh-probe-journal-XXXXXX", jp[64], err[MH_ERRLEN];
+	struct mh_probe_state s, t;
+	struct mh_probe *a, *b;
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(jp, sizeof(jp), "%s.journal", path);
+	mh_probe_state_init(&s);
+	a = mh_probe_add(&s, "bare-recipient", "", "h.lab.test", "root@h.lab.test", "");
+	b = mh_probe_add(&s, "bare-recipient", "", "h.lab.test", "postmaster@h.lab.test", "");
+	assert_int_equal(mh_probe_state_save(path, &s, err, sizeof(err)), 0); /* the plan */
+	mh_probe_submitted(a, 250, "250 2.0.0 Ok: queued", true, 77);
+	assert_int_equal(mh_probe_journal_append(path, a, err, sizeof(err)), 0);
+	mh_probe_submitted(b, 550, "550 5.1.1 unknown", true, 78);
+	assert_int_equal(mh_probe_journal_append(path, b, err, sizeof(err)), 0);
+	/* ... and the run dies here: a half-written line at the end is ignored */
+	FILE *f = fopen(jp, "a");
+	fputs("{\"tag\":\"mh", f);
+	fclose(f);
+	mh_probe_state_init(&t);
+	assert_int_equal(mh_probe_state_load(path, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.n, 2);
+	assert_int_equal(t.v[0].sent, 77);
+	assert_int_equal(t.v[0].verdict, MH_VERDICT_PENDING);
+	assert_int_equal(t.v[1].verdict, MH_VERDICT_BOUNCED);
+	/* a save folds it in */
+	assert_int_equal(mh_probe_state_save(path, &t, err, sizeof(err)), 0);
+	assert_int_equal(access(jp, F_OK), -1);
+	mh_probe_state_free(&t);
+	/* a damaged journal line is an error naming the journal and the line */
+	f = fopen(jp, "w");
+	fputs("not json\n", f);
+	fclose(f);
+	mh_probe_state_init(&t);
+	assert_true(mh_probe_state_load(path, &t, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, ".journal line 1"));
+	mh_probe_state_free(&t);
+	unlink(jp);
+	unlink(path);
+	mh_probe_state_free(&s);
+}
+
 /* Every real fixture (tests/fixtures/mail/VERDICTS) through the parser and the verdicts. */
 static void test_fixture_verdicts(void **state)
 {
@@ -407,6 +453,7 @@ int main(void)
 		cmocka_unit_test(test_state_roundtrip),
 		cmocka_unit_test(test_connect_failure),
 		cmocka_unit_test(test_fixture_verdicts),
+		cmocka_unit_test(test_journal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
