@@ -318,6 +318,26 @@ EOF
 	grep -q "collector message [0-9]*: .*(skipped)" "$OUT/collect.err" ||
 		fail "probe collect: no warning naming the damaged message: $(cat "$OUT/collect.err")"
 	[ "$(jq .bad_messages "$T/state.json")" = 1 ] || fail "state: bad_messages $(jq .bad_messages "$T/state.json"), 1 expected"
+	# --expunge: read the mailbox again from the start; every message about this
+	# state's probes is deleted, the others stay
+	local before after
+	before=$(find "$VM/audit/Maildir/cur" "$VM/audit/Maildir/new" -type f | wc -l)
+	jq '.last_uid = 0' "$T/state.json" >"$T/state.tmp" && mv "$T/state.tmp" "$T/state.json"
+	timeout 60 ip netns exec "$RNS" "$MAILHOLE" probe collect --expunge --policy "$T/policy.json" \
+		--state "$T/state.json" -o "$OUT/expunge.json" </dev/null >/dev/null 2>"$OUT/expunge.err"
+	after=$(find "$VM/audit/Maildir/cur" "$VM/audit/Maildir/new" -type f | wc -l)
+	[ "$after" -lt "$before" ] || fail "probe collect --expunge: $before messages before, $after after"
+	# what is left: the damaged message, and those about local --probe's probes
+	# (other state files); none names a probe of this state
+	local f left=0
+	for f in $(find "$VM/audit/Maildir/cur" "$VM/audit/Maildir/new" -type f); do
+		grep -qFf <(jq -r '.probes[].tag' "$T/state.json") "$f" && left=$((left + 1))
+	done
+	[ "$left" = 0 ] || fail "probe collect --expunge: $left messages about this run's probes left"
+	[ -n "$(find "$VM/audit/Maildir" -name '1765000000.junk.relay*')" ] ||
+		fail "probe collect --expunge: the damaged message (no tag of ours) was deleted"
+	expect "$OUT/expunge.json" "probe collect --expunge: the verdicts stand" \
+		'[.hosts[].probes[].verdict] | sort == ["black-hole","black-hole","black-hole","black-hole","bounced","bounced","delivered","delivered"]'
 	expect "$OUT/collect.json" "probe collect: the same verdicts from the state" \
 		'[.hosts[].probes[].verdict] | sort == ["black-hole","black-hole","black-hole","black-hole","bounced","bounced","delivered","delivered"]'
 
