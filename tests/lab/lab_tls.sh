@@ -15,7 +15,9 @@
 #        tls.version TLSv1.3, the certificate's subject and SAN, self_signed
 #        true, verified false, name_match true and ehlo_tls capabilities; the
 #        plain one records tls null.
-#        Findings: cert-expiring (a 2-day certificate), no cert-name-mismatch.
+#        Findings (both named mail servers by a policy): cert-expiring (a
+#        2-day certificate), no cert-name-mismatch; no-starttls on the plain
+#        one only; no exposed-smtp.
 # Run 2: --no-starttls: tls null for the TLS one too.
 # Run 3: -p 465 on the TLS one: the session runs over implicit TLS.
 # Run 4: the broken TLS servers: tls.error "tls-handshake-failed: ..." and
@@ -127,8 +129,10 @@ smtpd_tls_key_file = $key"
 
 	# ---- run 1: STARTTLS on (the default) ------------------------------------
 	local J1=$LAB_TMP/run1.json
+	# both are the fleet's mail servers: no-starttls fires on the plain one only
+	printf '{"mail_servers": ["%s", "%s"]}\n' "$TLS_ADDR" "$PLAIN_ADDR" >"$LAB_TMP/policy.json"
 	if run_scan run1 mx-tls.lab.test "$PLAIN_ADDR" --timeout 2000 --session-timeout 8000 \
-		--quiet -o "$J1"; then
+		--policy "$LAB_TMP/policy.json" --quiet -o "$J1"; then
 		expect_port "$J1" "$TLS_ADDR" "EHLO offers STARTTLS" \
 			'.smtp.ehlo.capabilities | index("STARTTLS") != null'
 		expect_port "$J1" "$TLS_ADDR" "TLS 1.3, no error" \
@@ -147,6 +151,12 @@ smtpd_tls_key_file = $key"
 			fail "$TLS_ADDR: cert-expiring (2-day certificate) and no cert-name-mismatch expected"
 		expect_port "$J1" "$PLAIN_ADDR" "no TLS: tls null" \
 			'.smtp.code == 220 and .smtp.tls == null and .smtp.ehlo_tls == null and .smtp.error == null'
+		jq -e --arg p "$PLAIN_ADDR" --arg t "$TLS_ADDR" \
+			'([.hosts[] | select(.addr == $p) | .findings[].id] | index("no-starttls") != null) and
+			 ([.hosts[] | select(.addr == $t) | .findings[].id] | index("no-starttls") == null)' \
+			"$J1" >/dev/null || fail "no-starttls expected on the plain mail server only"
+		jq -e '[.hosts[].findings[].id] | index("exposed-smtp") == null' "$J1" >/dev/null ||
+			fail "exposed-smtp on a host the policy names a mail server"
 	fi
 
 	# ---- run 2: --no-starttls -------------------------------------------------
