@@ -68,6 +68,8 @@ static const struct {
     {"mail_name", "Postfix"},
     {"multi_instance_directories", ""},
     {"queue_directory", "/var/spool/postfix"},
+    {"maximal_queue_lifetime", "5d"},
+    {"delay_warning_time", "0h"},
 };
 
 static void pf_main_free(struct pf_main *m)
@@ -496,6 +498,8 @@ int mh_postfix_main_parse(const char *buf, size_t len, const char *name, const c
 	    "alias_maps",
 	    "multi_instance_directories",
 	    "queue_directory",
+	    "maximal_queue_lifetime",
+	    "delay_warning_time",
 	};
 	struct pf_main m = {.file = name ? name : "main.cf", .hostname = hostname ? hostname : ""};
 	char v[MH_MTA_VALUE_MAX], where[128], myhostname[256], myorigin[256], masq[256];

@@ -308,18 +308,14 @@ static bool in_hosts(const struct name_list *l, const char *domain)
 
 /*
  * maximal_queue_lifetime and delay_warning_time from a Postfix main.cf,
- * through the Postfix reader (probes/mta_postfix.c): the file's text with
- * two lines appended that define parameters the reader reports
- * ("relayhost", "myorigin") as those two, expanded. Postfix's rules make it
- * exact: the last definition wins, and $name expands as postconf does, so
- * the values are what Postfix itself would use ("" when unset: the default).
+ * read by the Postfix reader (probes/mta_postfix.c) as Postfix reads it: the
+ * last definition wins, $name expands as postconf does, and an unset one is
+ * Postfix's default (5d, 0h).
  */
 static int read_main_cf(const char *path, struct mh_queue_lifetime *lt, char *err, size_t errlen)
 {
-	static const char probe[] = "\nrelayhost = ${maximal_queue_lifetime}\n"
-	                            "myorigin = ${delay_warning_time}\n";
 	struct mh_mta_config *mc = NULL;
-	char *buf = NULL, *text = NULL;
+	char *buf = NULL;
 	size_t len = 0;
 	int64_t v;
 	int rc;
@@ -327,22 +323,20 @@ static int read_main_cf(const char *path, struct mh_queue_lifetime *lt, char *er
 	rc = mh_read_file(path, 1024 * 1024, &buf, &len, err, errlen);
 	if (rc < 0)
 		return rc;
-	text = malloc(len + sizeof(probe));
 	mc = malloc(sizeof(*mc));
-	if (!text || !mc) {
+	if (!mc) {
 		rc = mh_err(err, errlen, MH_ENOMEM, "out of memory");
 		goto out;
 	}
-	memcpy(text, buf, len);
-	memcpy(text + len, probe, sizeof(probe));
 	mh_mta_config_init(mc);
-	rc = mh_postfix_main_parse(text, len + sizeof(probe) - 1, path, "localhost", mc, err,
-	                           errlen);
+	rc = mh_postfix_main_parse(buf, len, path, "localhost", mc, err, errlen);
 	if (rc < 0)
 		goto out;
 	for (unsigned i = 0; i < mc->nsettings; i++) {
 		const char *val = mc->settings[i].value;
-		if (!strcmp(mc->settings[i].key, "relayhost") && val[0]) {
+		if (!strcmp(mc->settings[i].where, "default"))
+			continue; /* not in this main.cf: the MTA's default stays as it is */
+		if (!strcmp(mc->settings[i].key, "maximal_queue_lifetime") && val[0]) {
 			if (mh_queue_postfix_time(val, 'd', &v) < 0) {
 				rc = mh_err(err, errlen, MH_EINVAL,
 				            "%s: maximal_queue_lifetime = %.60s: not a time", path,
@@ -351,7 +345,7 @@ static int read_main_cf(const char *path, struct mh_queue_lifetime *lt, char *er
 			}
 			lt->lifetime_s = v;
 			lt->lifetime_source = "main.cf maximal_queue_lifetime";
-		} else if (!strcmp(mc->settings[i].key, "myorigin") && val[0]) {
+		} else if (!strcmp(mc->settings[i].key, "delay_warning_time") && val[0]) {
 			if (mh_queue_postfix_time(val, 'h', &v) < 0) {
 				rc =
 				    mh_err(err, errlen, MH_EINVAL,
@@ -366,7 +360,6 @@ static int read_main_cf(const char *path, struct mh_queue_lifetime *lt, char *er
 	rc = 0;
 out:
 	free(mc);
-	free(text);
 	free(buf);
 	return rc;
 }
