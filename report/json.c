@@ -775,6 +775,15 @@ static struct json_object *scan_meta_json(const struct mh_run_meta *m)
 		json_object_object_add(s, "retries", json_object_new_int((int)o->retries));
 		json_object_object_add(s, "ehlo_name", jstr(o->ehlo_name));
 		json_object_object_add(s, "all_hosts", json_object_new_boolean(o->all_hosts));
+		/* which checks ran, and the deadline they made (for compliance records) */
+		json_object_object_add(s, "starttls", json_object_new_boolean(o->starttls));
+		json_object_object_add(s, "vrfy", json_object_new_boolean(o->vrfy));
+		json_object_object_add(s, "relay_test",
+				       o->relay_domain ? jstr(o->relay_domain) : NULL);
+		json_object_object_add(s, "relay_test_data",
+				       json_object_new_boolean(o->relay_domain && o->relay_data));
+		json_object_object_add(s, "session_deadline_ms",
+				       json_object_new_uint64(mh_scan_session_ms(o)));
 	}
 	if (m->stats) {
 		const struct mh_scan_stats *st = m->stats;
