@@ -644,6 +644,27 @@ int mh_doc_merge(struct json_object *const *docs, size_t n, struct json_object *
 	json_object_object_add(doc, "summary", json_object_new_object());
 	json_object_object_add(doc, "hosts", hosts);
 	hosts = NULL;
+	/*
+	 * Relay queue listings (mailhole queue): the newest input's "queue"
+	 * stays "queue"; with more than one, all of them (oldest first) are in
+	 * "queues" as well.
+	 */
+	{
+		struct json_object *queues = json_object_new_array(), *last = NULL;
+		for (size_t i = 0; queues && i < n; i++) {
+			struct json_object *q = doc_object(docs[order[i].index], "queue");
+			if (!q)
+				continue;
+			json_object_array_add(queues, copy(q));
+			last = q;
+		}
+		if (last)
+			json_object_object_add(doc, "queue", copy(last));
+		if (queues && json_object_array_length(queues) > 1)
+			json_object_object_add(doc, "queues", queues);
+		else
+			json_object_put(queues);
+	}
 	mh_doc_summarize(doc);
 	json_object_put(index);
 	free(order);
