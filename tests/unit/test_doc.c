@@ -144,6 +144,34 @@ static void test_merge_shards(void **state)
 	json_object_put(docs[1]);
 }
 
+/* Relay queue sections survive a merge: the newest is "queue", all are in "queues". */
+static void test_merge_queue(void **state)
+{
+	struct json_object *docs[2], *m = NULL, *q, *qs;
+	char err[MH_ERRLEN];
+	(void)state;
+
+	docs[0] = load(DOCS "shard-1.json"); /* finished 00:10:xx */
+	docs[1] = load(DOCS "shard-2.json"); /* finished 00:15:02 */
+	json_object_object_add(docs[0], "queue", json_tokener_parse("{\"format\":\"exim\"}"));
+	json_object_object_add(docs[1], "queue",
+			       json_tokener_parse("{\"format\":\"postfix-json\"}"));
+	assert_int_equal(mh_doc_merge(docs, 2, &m, err, sizeof(err)), 0);
+	assert_true(json_object_object_get_ex(m, "queue", &q));
+	assert_string_equal(mh_doc_string(q, "format", NULL), "postfix-json");
+	assert_true(json_object_object_get_ex(m, "queues", &qs));
+	assert_int_equal(json_object_array_length(qs), 2);
+	json_object_put(m);
+	/* one input with a queue: "queue" only */
+	json_object_object_del(docs[0], "queue");
+	assert_int_equal(mh_doc_merge(docs, 2, &m, err, sizeof(err)), 0);
+	assert_true(json_object_object_get_ex(m, "queue", &q));
+	assert_false(json_object_object_get_ex(m, "queues", NULL));
+	json_object_put(m);
+	json_object_put(docs[0]);
+	json_object_put(docs[1]);
+}
+
 static void test_merge_runs(void **state)
 {
 	struct json_object *docs[2], *m = NULL, *h, *names, *ports, *f;
@@ -327,6 +355,7 @@ int main(void)
 	    cmocka_unit_test(test_load_ok),
 	    cmocka_unit_test(test_merge_shards),
 	    cmocka_unit_test(test_merge_runs),
+	    cmocka_unit_test(test_merge_queue),
 	    cmocka_unit_test(test_merge_one_and_empty),
 	    cmocka_unit_test(test_summarize),
 	    cmocka_unit_test(test_diff),
