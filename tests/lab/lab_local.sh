@@ -28,36 +28,11 @@
 # script creates. LAB_KEEP=1 keeps the work dir.
 set -u
 
-MAILHOLE=${1:?usage: lab_local.sh MAILHOLE BUILD_DIR}
-BUILD_DIR=${2:?usage: lab_local.sh MAILHOLE BUILD_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
-
-case $MAILHOLE in /*) ;; *) MAILHOLE=$PWD/$MAILHOLE ;; esac
-[ -x "$MAILHOLE" ] || lab_die "no mailhole binary at $MAILHOLE"
-: "$BUILD_DIR"
-
-# Is `mailhole local` there at all? (--help touches nothing.)
-avail_err=$("$MAILHOLE" local --help 2>&1 >/dev/null)
-avail_rc=$?
-if [ "$avail_rc" != 0 ]; then
-	case $avail_err in
-	*"not available"*) lab_skip "mailhole local is not wired in this build: $avail_err" ;;
-	*) lab_die "mailhole local --help exited $avail_rc: $avail_err" ;;
-	esac
-fi
-
-lab_require_root
-
-LAB_LEDGER=$(mktemp "/tmp/mhl-ledger-$LAB_ID.XXXXXX") || lab_die "mktemp failed"
-export LAB_LEDGER
-
-FAILS=0
-fail() {
-	printf 'FAIL: %s\n' "$*"
-	FAILS=$((FAILS + 1))
-}
+# MAILHOLE and BUILD_DIR from the arguments, root and netns or skip, the ledger, fail()
+lab_start "$@"
 
 # expect FILE DESC FILTER [SHOW]: FILTER on the document must give true.
 expect() {

@@ -28,32 +28,18 @@
 # this script creates; the listeners accept nothing they read.
 set -u
 
-MAILHOLE=${1:?usage: lab_local_cis.sh MAILHOLE BUILD_DIR}
-BUILD_DIR=${2:?usage: lab_local_cis.sh MAILHOLE BUILD_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
+# MAILHOLE and BUILD_DIR from the arguments, root and netns or skip, the ledger, fail()
+lab_start "$@"
 
-case $MAILHOLE in /*) ;; *) MAILHOLE=$PWD/$MAILHOLE ;; esac
-[ -x "$MAILHOLE" ] || lab_die "no mailhole binary at $MAILHOLE"
-: "$BUILD_DIR"
-
-lab_require_root
 PYTHON=$(command -v python3) || lab_skip "python3 is not installed"
 command -v ss >/dev/null 2>&1 || lab_skip "ss (iproute2) is not installed"
 if ! command -v jq >/dev/null 2>&1; then
 	apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends jq \
 		>/dev/null 2>&1 || lab_skip "jq is not installed and cannot be"
 fi
-
-LAB_LEDGER=$(mktemp "/tmp/mhl-ledger-$LAB_ID.XXXXXX") || lab_die "mktemp failed"
-export LAB_LEDGER
-
-FAILS=0
-fail() {
-	printf 'FAIL: %s\n' "$*"
-	FAILS=$((FAILS + 1))
-}
 
 # The CIS audit's logic (see the header): prints the offending lines; status
 # 0 when the check fails.

@@ -30,17 +30,12 @@
 # script creates; no mail is sent. LAB_KEEP=1 keeps the work dir.
 set -u
 
-MAILHOLE=${1:?usage: lab_local_opensmtpd.sh MAILHOLE BUILD_DIR}
-BUILD_DIR=${2:?usage: lab_local_opensmtpd.sh MAILHOLE BUILD_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
+# MAILHOLE and BUILD_DIR from the arguments, root and netns or skip, the ledger, fail()
+lab_start "$@"
 
-case $MAILHOLE in /*) ;; *) MAILHOLE=$PWD/$MAILHOLE ;; esac
-[ -x "$MAILHOLE" ] || lab_die "no mailhole binary at $MAILHOLE"
-: "$BUILD_DIR"
-
-lab_require_root
 command -v nsenter >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 ||
 	lab_skip "nsenter / unshare (util-linux) missing"
 if ! command -v jq >/dev/null 2>&1; then
@@ -58,15 +53,6 @@ if [ ! -x "$SMTPD" ]; then
 	[ -x "$SMTPD" ] || lab_skip "no smtpd in the unpacked package"
 fi
 ldd "$SMTPD" 2>/dev/null | grep -q 'not found' && lab_skip "smtpd's libraries are missing"
-
-LAB_LEDGER=$(mktemp "/tmp/mhl-ledger-$LAB_ID.XXXXXX") || lab_die "mktemp failed"
-export LAB_LEDGER
-
-FAILS=0
-fail() {
-	printf 'FAIL: %s\n' "$*"
-	FAILS=$((FAILS + 1))
-}
 
 expect() { # FILE DESC FILTER
 	if ! jq -e "$3" "$1" >/dev/null 2>&1; then

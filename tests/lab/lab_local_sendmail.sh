@@ -36,17 +36,12 @@
 # reachable). LAB_KEEP=1 keeps the work dir.
 set -u
 
-MAILHOLE=${1:?usage: lab_local_sendmail.sh MAILHOLE BUILD_DIR}
-BUILD_DIR=${2:?usage: lab_local_sendmail.sh MAILHOLE BUILD_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
+# MAILHOLE and BUILD_DIR from the arguments, root and netns or skip, the ledger, fail()
+lab_start "$@"
 
-case $MAILHOLE in /*) ;; *) MAILHOLE=$PWD/$MAILHOLE ;; esac
-[ -x "$MAILHOLE" ] || lab_die "no mailhole binary at $MAILHOLE"
-: "$BUILD_DIR"
-
-lab_require_root
 command -v m4 >/dev/null 2>&1 || lab_skip "m4 is not installed"
 command -v nsenter >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 ||
 	lab_skip "nsenter / unshare (util-linux) missing"
@@ -71,15 +66,6 @@ if [ ! -x "$SENDMAIL" ] || [ ! -r "$CFDIR/m4/cf.m4" ]; then
 fi
 MAIL_UID=$(id -u mail 2>/dev/null) || lab_skip "no 'mail' user"
 MAIL_GID=$(id -g mail 2>/dev/null)
-
-LAB_LEDGER=$(mktemp "/tmp/mhl-ledger-$LAB_ID.XXXXXX") || lab_die "mktemp failed"
-export LAB_LEDGER
-
-FAILS=0
-fail() {
-	printf 'FAIL: %s\n' "$*"
-	FAILS=$((FAILS + 1))
-}
 
 # expect FILE DESC FILTER
 expect() {

@@ -33,17 +33,14 @@
 # Exit 0 pass, 1 fail, 77 skip (no root / netns / openssl / jq).
 set -u
 
-MAILHOLE=${1:?usage: lab_smtp_depth.sh MAILHOLE BUILD_DIR}
-BUILD_DIR=${2:?usage: lab_smtp_depth.sh MAILHOLE BUILD_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
+# MAILHOLE and BUILD_DIR from the arguments, root and netns or skip, the ledger, fail()
+lab_start "$@"
 
-lab_require_root
 command -v openssl >/dev/null 2>&1 || lab_skip "no openssl(1)"
-case $MAILHOLE in /*) ;; *) MAILHOLE=$PWD/$MAILHOLE ;; esac
 case $BUILD_DIR in /*) ;; *) BUILD_DIR=$PWD/$BUILD_DIR ;; esac
-[ -x "$MAILHOLE" ] || lab_die "no mailhole binary at $MAILHOLE"
 
 NET=198.18.23
 VRFY_ADDR=$NET.2
@@ -54,15 +51,6 @@ EXPIRED_ADDR=$NET.6
 MISMATCH_ADDR=$NET.7
 SINK_ADDR=$NET.9
 TEST_DOMAIN=relaytest.example
-
-LAB_LEDGER=$(mktemp "/tmp/mhl-ledger-$LAB_ID.XXXXXX") || lab_die "mktemp failed"
-export LAB_LEDGER
-
-FAILS=0
-fail() {
-	printf 'FAIL: %s\n' "$*"
-	FAILS=$((FAILS + 1))
-}
 
 # expect_port FILE ADDR DESC FILTER: FILTER on the port-25 record of ADDR.
 expect_port() {

@@ -25,17 +25,14 @@
 # LAB_KEEP=1 keeps the work dir (outputs, logs) for a look afterwards.
 set -u
 
-MAILHOLE=${1:?usage: lab_sweep.sh MAILHOLE BUILD_DIR}
-BUILD_DIR=${2:?usage: lab_sweep.sh MAILHOLE BUILD_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
+# MAILHOLE and BUILD_DIR from the arguments, root and netns or skip, the ledger, fail()
+lab_start "$@"
 
-lab_require_root
-case $MAILHOLE in /*) ;; *) MAILHOLE=$PWD/$MAILHOLE ;; esac
 case $BUILD_DIR in /*) ;; *) BUILD_DIR=$PWD/$BUILD_DIR ;; esac
 BADSMTP=$BUILD_DIR/mh-badsmtp
-[ -x "$MAILHOLE" ] || lab_die "no mailhole binary at $MAILHOLE"
 [ -x "$BADSMTP" ] || lab_die "no mh-badsmtp at $BADSMTP (build the mh-badsmtp target)"
 
 NET=198.18.20
@@ -46,15 +43,6 @@ V6NET=fd00:18:20
 # address:mode of the misbehaving servers
 MODES="$NET.10:slow $NET.11:endless $NET.12:binary $NET.13:silent $NET.14:reset
 $NET.15:bytewise $NET.16:greet421 $NET.17:greet554 $NET.18:ehlo500"
-
-LAB_LEDGER=$(mktemp "/tmp/mhl-ledger-$LAB_ID.XXXXXX") || lab_die "mktemp failed"
-export LAB_LEDGER
-
-FAILS=0
-fail() {
-	printf 'FAIL: %s\n' "$*"
-	FAILS=$((FAILS + 1))
-}
 
 # expect_doc FILE DESC FILTER [SHOW]: FILTER on the whole document must give
 # true; on failure, SHOW (a jq filter) says what the document has.

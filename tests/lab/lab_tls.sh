@@ -26,19 +26,16 @@
 # Exit 0 pass, 1 fail, 77 skip (no root / netns / openssl).
 set -u
 
-MAILHOLE=${1:?usage: lab_tls.sh MAILHOLE BUILD_DIR}
-BUILD_DIR=${2:?usage: lab_tls.sh MAILHOLE BUILD_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
+# MAILHOLE and BUILD_DIR from the arguments, root and netns or skip, the ledger, fail()
+lab_start "$@"
 
-lab_require_root
 command -v openssl >/dev/null 2>&1 || lab_skip "no openssl(1)"
 command -v jq >/dev/null 2>&1 || lab_skip "no jq"
-case $MAILHOLE in /*) ;; *) MAILHOLE=$PWD/$MAILHOLE ;; esac
 case $BUILD_DIR in /*) ;; *) BUILD_DIR=$PWD/$BUILD_DIR ;; esac
 BADSMTP=$BUILD_DIR/mh-badsmtp
-[ -x "$MAILHOLE" ] || lab_die "no mailhole binary at $MAILHOLE"
 [ -x "$BADSMTP" ] || lab_die "no mh-badsmtp at $BADSMTP (build the mh-badsmtp target)"
 
 NET=198.18.22
@@ -46,15 +43,6 @@ TLS_ADDR=$NET.2
 PLAIN_ADDR=$NET.3
 JUNK_ADDR=$NET.10
 STALL_ADDR=$NET.11
-
-LAB_LEDGER=$(mktemp "/tmp/mhl-ledger-$LAB_ID.XXXXXX") || lab_die "mktemp failed"
-export LAB_LEDGER
-
-FAILS=0
-fail() {
-	printf 'FAIL: %s\n' "$*"
-	FAILS=$((FAILS + 1))
-}
 
 # expect_port FILE ADDR DESC FILTER [PORT]: FILTER on the port record of
 # ADDR:PORT (default 25).
