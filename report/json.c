@@ -568,6 +568,26 @@ struct json_object *mh_host_to_json(const struct mh_host *h)
 	return o;
 }
 
+int mh_output_check(const char *path, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	const char *slash;
+	size_t dl;
+
+	if (!path || !strcmp(path, "-"))
+		return 0;
+	slash = strrchr(path, '/');
+	dl = slash ? (size_t)(slash - path) : 0;
+	if (dl >= sizeof(dir))
+		return mh_err(err, errlen, MH_EINVAL, "output '%s': path too long", path);
+	memcpy(dir, path, dl);
+	dir[dl] = '\0';
+	if (access(slash ? (dl ? dir : "/") : ".", W_OK | X_OK) < 0)
+		return mh_err(err, errlen, MH_EINVAL, "output '%s': folder not writable: %s", path,
+			      strerror(errno));
+	return 0;
+}
+
 int mh_write_file_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX];

@@ -858,23 +858,11 @@ int mh_cmd_local(int argc, char **argv)
 	mh_today(today, sizeof(today));
 	mh_rfc3339_now(meta.started, sizeof(meta.started));
 	/* A bad output path is bad usage, found before any work. */
-	if (c.out_json && strcmp(c.out_json, "-") != 0) {
-		char dir[4096];
-		const char *slash = strrchr(c.out_json, '/');
-		size_t dl = slash ? (size_t)(slash - c.out_json) : 0;
-		if (dl >= sizeof(dir)) {
-			fprintf(stderr, "mailhole: output '%s': path too long\n", c.out_json);
-			mh_policy_free(&policy);
-			return MH_EXIT_USAGE;
-		}
-		memcpy(dir, c.out_json, dl);
-		dir[dl] = '\0';
-		if (access(slash ? (dl ? dir : "/") : ".", W_OK | X_OK) < 0) {
-			fprintf(stderr, "mailhole: output '%s': folder not writable: %s\n",
-			        c.out_json, strerror(errno));
-			mh_policy_free(&policy);
-			return MH_EXIT_USAGE;
-		}
+	if (mh_output_check(c.out_json, err, sizeof(err)) < 0 ||
+	    mh_output_check(c.out_html, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mailhole: %s\n", err);
+		mh_policy_free(&policy);
+		return MH_EXIT_USAGE;
 	}
 	if (c.out_json && mh_writer_json.open(&wctx, c.out_json, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mailhole: %s\n", err);

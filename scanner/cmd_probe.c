@@ -627,6 +627,9 @@ int mh_cmd_probe(int argc, char **argv)
 	}
 	if (c.hosts && (rc = read_hosts(c.hosts, &hl, err, sizeof(err))) < 0)
 		goto usage;
+	/* a bad -o is bad usage, found before anything is sent */
+	if ((rc = mh_output_check(c.out_json, err, sizeof(err))) < 0)
+		goto usage;
 	if ((rc = mh_probe_state_load(c.state, &st, err, sizeof(err))) < 0)
 		goto usage;
 	if (!st.created) {

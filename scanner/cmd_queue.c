@@ -844,23 +844,8 @@ int mh_cmd_queue(int argc, char **argv)
 	if (c.policy && mh_policy_load(c.policy, &policy, err, sizeof(err)) < 0)
 		goto usage;
 	/* a bad output path is bad usage, found before any work */
-	if (c.out_json && strcmp(c.out_json, "-") != 0) {
-		char dir[4096];
-		const char *slash = strrchr(c.out_json, '/');
-		size_t dl = slash ? (size_t)(slash - c.out_json) : 0;
-		if (dl >= sizeof(dir)) {
-			mh_err(err, sizeof(err), MH_EINVAL, "output '%s': path too long",
-			       c.out_json);
-			goto usage;
-		}
-		memcpy(dir, c.out_json, dl);
-		dir[dl] = '\0';
-		if (access(slash ? (dl ? dir : "/") : ".", W_OK | X_OK) < 0) {
-			mh_err(err, sizeof(err), MH_EINVAL, "output '%s': folder not writable: %s",
-			       c.out_json, strerror(errno));
-			goto usage;
-		}
-	}
+	if (mh_output_check(c.out_json, err, sizeof(err)) < 0)
+		goto usage;
 	if (c.hosts && load_hosts(c.hosts, &fleet, err, sizeof(err)) < 0)
 		goto usage;
 	if (!strcmp(c.input, "-"))

@@ -52,6 +52,14 @@ struct json_object *mh_json_string(const char *s, size_t len);
 struct json_object *mh_host_to_json(const struct mh_host *h);
 
 /*
+ * Whether an output file can be written where it is asked for ("-" always
+ * can): its folder exists and is writable. Checked before any work, so a
+ * bad -o is bad usage (MH_EINVAL with err: "output 'x/y.json': folder not
+ * writable: No such file or directory"), not a failure at the end.
+ */
+int mh_output_check(const char *path, char *err, size_t errlen);
+
+/*
  * Writes data to path atomically: a temporary file in the same folder,
  * fsync, rename. A reader sees the old file or the new one, never half.
  */
