@@ -56,7 +56,79 @@ void mh_probe_state_init(struct mh_probe_state *s)
 void mh_probe_state_free(struct mh_probe_state *s)
 {
 	free(s->v);
+	free(s->ix_tag);
+	free(s->ix_key);
 	memset(s, 0, sizeof(*s));
+}
+
+/* FNV-1a, optionally case-folded; parts separated by a 0 byte. */
+static uint64_t hash_add(uint64_t h, const char *str, bool fold)
+{
+	for (const unsigned char *c = (const unsigned char *)str; *c; c++) {
+		unsigned char x = *c;
+		if (fold && x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x - 'A' + 'a');
+		h = (h ^ x) * 1099511628211ull;
+	}
+	return (h ^ 0) * 1099511628211ull;
+}
+
+static uint64_t tag_hash(const char *tag)
+{
+	return hash_add(14695981039346656037ull, tag, false);
+}
+
+static uint64_t key_hash(const char *kind, const char *variant, const char *rcpt)
+{
+	return hash_add(hash_add(hash_add(14695981039346656037ull, kind, false), variant, false),
+			rcpt, true);
+}
+
+static bool key_equal(const struct mh_probe *p, const char *kind, const char *variant,
+		      const char *rcpt)
+{
+	return !strcmp(p->kind, kind) && !strcmp(p->variant, variant) && !strcasecmp(p->rcpt, rcpt);
+}
+
+/* Puts v[i] into both indexes (the key only if no probe holds it yet). */
+static void index_put(struct mh_probe_state *s, size_t i)
+{
+	const struct mh_probe *p = &s->v[i];
+	size_t mask = s->ix_cap - 1, k;
+
+	for (k = tag_hash(p->tag) & mask; s->ix_tag[k]; k = (k + 1) & mask)
+		;
+	s->ix_tag[k] = i + 1;
+	for (k = key_hash(p->kind, p->variant, p->rcpt) & mask; s->ix_key[k]; k = (k + 1) & mask)
+		if (key_equal(&s->v[s->ix_key[k] - 1], p->kind, p->variant, p->rcpt))
+			return;
+	s->ix_key[k] = i + 1;
+}
+
+/* Room for n probes at a load of at most one half. 0 or MH_ENOMEM. */
+static int index_reserve(struct mh_probe_state *s, size_t n)
+{
+	size_t cap = 64, *t, *k;
+
+	if (n * 2 <= s->ix_cap)
+		return 0;
+	while (cap < n * 2)
+		cap *= 2;
+	t = calloc(cap, sizeof(*t));
+	k = calloc(cap, sizeof(*k));
+	if (!t || !k) {
+		free(t);
+		free(k);
+		return MH_ENOMEM;
+	}
+	free(s->ix_tag);
+	free(s->ix_key);
+	s->ix_tag = t;
+	s->ix_key = k;
+	s->ix_cap = cap;
+	for (size_t i = 0; i < s->n; i++)
+		index_put(s, i);
+	return 0;
 }
 
 void mh_probe_new_tag(char *buf, size_t size)
@@ -93,28 +165,37 @@ void mh_probe_new_tag(char *buf, size_t size)
 struct mh_probe *mh_probe_find(struct mh_probe_state *s, const char *kind, const char *variant,
 			       const char *rcpt)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		struct mh_probe *p = &s->v[i];
-		if (!strcmp(p->kind, kind) && !strcmp(p->variant, variant ? variant : "") &&
-		    !strcasecmp(p->rcpt, rcpt))
-			return p;
-	}
+	size_t mask = s->ix_cap - 1;
+
+	variant = variant ? variant : "";
+	if (!s->ix_cap || !kind || !rcpt)
+		return NULL;
+	for (size_t k = key_hash(kind, variant, rcpt) & mask; s->ix_key[k]; k = (k + 1) & mask)
+		if (key_equal(&s->v[s->ix_key[k] - 1], kind, variant, rcpt))
+			return &s->v[s->ix_key[k] - 1];
 	return NULL;
 }
 
 struct mh_probe *mh_probe_by_tag(struct mh_probe_state *s, const char *tag)
 {
-	for (size_t i = 0; tag && tag[0] && i < s->n; i++)
-		if (!strcmp(s->v[i].tag, tag))
-			return &s->v[i];
+	size_t mask = s->ix_cap - 1;
+
+	if (!s->ix_cap || !tag || !tag[0])
+		return NULL;
+	for (size_t k = tag_hash(tag) & mask; s->ix_tag[k]; k = (k + 1) & mask)
+		if (!strcmp(s->v[s->ix_tag[k] - 1].tag, tag))
+			return &s->v[s->ix_tag[k] - 1];
 	return NULL;
 }
 
-struct mh_probe *mh_probe_add(struct mh_probe_state *s, const char *kind, const char *variant,
-			      const char *host, const char *rcpt, const char *mail_from)
+struct mh_probe *mh_probe_add_tagged(struct mh_probe_state *s, const char *kind,
+				     const char *variant, const char *host, const char *rcpt,
+				     const char *mail_from, const char *tag)
 {
 	struct mh_probe *p;
 
+	if (!tag || !mh_tag_valid(tag, strlen(tag)) || mh_probe_by_tag(s, tag))
+		return NULL;
 	if (s->n == s->cap) {
 		size_t nc = s->cap ? s->cap * 2 : 16;
 		struct mh_probe *nv = realloc(s->v, nc * sizeof(*nv));
@@ -123,17 +204,29 @@ struct mh_probe *mh_probe_add(struct mh_probe_state *s, const char *kind, const 
 		s->v = nv;
 		s->cap = nc;
 	}
-	p = &s->v[s->n++];
+	if (index_reserve(s, s->n + 1) < 0)
+		return NULL;
+	p = &s->v[s->n];
 	memset(p, 0, sizeof(*p));
 	mh_strlcpy(p->kind, kind, sizeof(p->kind));
 	mh_strlcpy(p->variant, variant ? variant : "", sizeof(p->variant));
 	mh_strlcpy(p->host, host ? host : "", sizeof(p->host));
 	mh_strlcpy(p->rcpt, rcpt, sizeof(p->rcpt));
 	mh_strlcpy(p->mail_from, mail_from ? mail_from : "", sizeof(p->mail_from));
-	do
-		mh_probe_new_tag(p->tag, sizeof(p->tag));
-	while (s->n > 1 && mh_probe_by_tag(s, p->tag) != p);
+	mh_strlcpy(p->tag, tag, sizeof(p->tag));
+	index_put(s, s->n++);
 	return p;
+}
+
+struct mh_probe *mh_probe_add(struct mh_probe_state *s, const char *kind, const char *variant,
+			      const char *host, const char *rcpt, const char *mail_from)
+{
+	char tag[MH_TAG_MAX + 1];
+
+	do
+		mh_probe_new_tag(tag, sizeof(tag));
+	while (mh_probe_by_tag(s, tag)); /* 36^16: never, in practice */
+	return mh_probe_add_tagged(s, kind, variant, host, rcpt, mail_from, tag);
 }
 
 static void set_verdict(struct mh_probe *p, enum mh_verdict v, const char *source, int64_t now)
@@ -727,13 +820,13 @@ int mh_probe_state_parse(const char *buf, size_t len, const char *path, struct m
 					    "%s: .probes[%zu].tag: repeated", path, i);
 				goto out;
 			}
-			p = mh_probe_add(s, tmp.kind, tmp.variant, tmp.host, tmp.rcpt,
-					 tmp.mail_from);
+			p = mh_probe_add_tagged(s, tmp.kind, tmp.variant, tmp.host, tmp.rcpt,
+						tmp.mail_from, tmp.tag);
 			if (!p) {
 				rc = mh_err(err, errlen, MH_ENOMEM, "out of memory");
 				goto out;
 			}
-			*p = tmp;
+			*p = tmp; /* the same tag, kind, variant and rcpt: the index stands */
 		}
 	}
 out:

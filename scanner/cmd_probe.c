@@ -185,6 +185,11 @@ struct host_list {
 	size_t n, cap;
 };
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
 static int read_hosts(const char *path, struct host_list *hl, char *err, size_t errlen)
 {
 	char *buf = NULL;
@@ -228,11 +233,6 @@ static int read_hosts(const char *path, struct host_list *hl, char *err, size_t 
 		for (char *c = name; *c; c++)
 			if (*c >= 'A' && *c <= 'Z')
 				*c = (char)(*c - 'A' + 'a');
-		bool dup = false;
-		for (size_t k = 0; k < hl->n && !dup; k++)
-			dup = !strcmp(hl->v[k], name);
-		if (dup)
-			continue;
 		if (hl->n == hl->cap) {
 			size_t nc = hl->cap ? hl->cap * 2 : 64;
 			void *nv = realloc(hl->v, nc * sizeof(*hl->v));
@@ -248,6 +248,13 @@ static int read_hosts(const char *path, struct host_list *hl, char *err, size_t 
 	free(buf);
 	if (!hl->n)
 		return mh_err(err, errlen, MH_EINVAL, "%s: no host names", path);
+	/* sorted, each name once */
+	qsort(hl->v, hl->n, sizeof(*hl->v), cmp_name);
+	size_t u = 1;
+	for (size_t k = 1; k < hl->n; k++)
+		if (strcmp(hl->v[k], hl->v[u - 1]))
+			memmove(hl->v[u++], hl->v[k], MH_PROBE_HOST_MAX);
+	hl->n = u;
 	return 0;
 }
 
@@ -409,7 +416,7 @@ static int do_send(const struct probe_config *c, const struct mh_policy *pol,
 /* ---- evidence of masquerading from `mailhole local` documents ---- */
 
 static void weigh_host(const struct probe_config *c, struct json_object *const *docs,
-		       struct mh_probe_host *ph, const struct mh_probe_state *st)
+		       struct mh_probe_host *ph)
 {
 	ph->masquerades = -1;
 	mh_strlcpy(ph->masq_source, "unknown: no local report or host-submission probe",
@@ -444,11 +451,10 @@ static void weigh_host(const struct probe_config *c, struct json_object *const *
 				 ph->masquerades ? json_object_get_string(dom) : "none");
 		}
 	}
-	/* a host-submission probe that arrived is first-hand evidence */
-	for (size_t i = 0; i < st->n; i++) {
-		const struct mh_probe *p = &st->v[i];
-		if (strcmp(p->kind, "host-submission") || strcasecmp(p->host, ph->fqdn) ||
-		    strcmp(p->ev_source, "message"))
+	/* a host-submission probe of this host that arrived is first-hand evidence */
+	for (size_t i = 0; i < ph->n; i++) {
+		const struct mh_probe *p = ph->v[i];
+		if (strcmp(p->kind, "host-submission") || strcmp(p->ev_source, "message"))
 			continue;
 		ph->masquerades = !strcmp(p->ev_sender_class, "masqueraded") ? 1 : 0;
 		snprintf(ph->masq_source, sizeof(ph->masq_source),
@@ -459,6 +465,15 @@ static void weigh_host(const struct probe_config *c, struct json_object *const *
 
 /* ---- the document ---- */
 
+/* Probes by host name (case-insensitive), then in state order (stable). */
+static int cmp_probe_host(const void *a, const void *b)
+{
+	const struct mh_probe *x = *(const struct mh_probe *const *)a;
+	const struct mh_probe *y = *(const struct mh_probe *const *)b;
+	int c = strcasecmp(x->host, y->host);
+	return c ? c : (x < y ? -1 : x > y);
+}
+
 static int write_document(const struct probe_config *c, const struct mh_policy *pol,
 			  struct mh_probe_state *st, struct mh_run_meta *meta, unsigned *failing)
 {
@@ -466,7 +481,7 @@ static int write_document(const struct probe_config *c, const struct mh_policy *
 	void *wctx = NULL;
 	char err[MH_ERRLEN], today[16];
 	int rc = 0;
-	struct host_list seen = {0};
+	const struct mh_probe **byhost = NULL;
 
 	mh_today(today, sizeof(today));
 	for (unsigned d = 0; d < c->nlocal; d++)
@@ -480,29 +495,26 @@ static int write_document(const struct probe_config *c, const struct mh_policy *
 		rc = MH_EINVAL;
 		goto out;
 	}
-	for (size_t i = 0; i < st->n; i++) {
-		const char *fqdn = st->v[i].host;
+	/* the probes in host order: one host record per run of the same host */
+	byhost = malloc((st->n ? st->n : 1) * sizeof(*byhost));
+	if (!byhost) {
+		rc = MH_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < st->n; i++)
+		byhost[i] = &st->v[i];
+	qsort(byhost, st->n, sizeof(*byhost), cmp_probe_host);
+	for (size_t i = 0, next; i < st->n; i = next) {
+		const char *fqdn = byhost[i]->host;
 		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
 		struct mh_probe_host *ph;
 		struct mh_host *h;
 		struct mh_addr a;
-		bool dup = false;
 
-		for (size_t k = 0; k < seen.n && !dup; k++)
-			dup = !strcasecmp(seen.v[k], fqdn);
-		if (dup || !fqdn[0])
+		for (next = i + 1; next < st->n && !strcasecmp(byhost[next]->host, fqdn); next++)
+			;
+		if (!fqdn[0])
 			continue;
-		if (seen.n == seen.cap) {
-			size_t nc = seen.cap ? seen.cap * 2 : 64;
-			void *nv = realloc(seen.v, nc * sizeof(*seen.v));
-			if (!nv) {
-				rc = MH_ENOMEM;
-				goto out;
-			}
-			seen.v = nv;
-			seen.cap = nc;
-		}
-		mh_strlcpy(seen.v[seen.n++], fqdn, MH_PROBE_HOST_MAX);
 		memset(&a, 0, sizeof(a));
 		if (getaddrinfo(fqdn, NULL, &hints, &res) != 0 || !res) {
 			mh_log_warn("host %s: name not resolvable; its probes stay in the state "
@@ -530,20 +542,19 @@ static int write_document(const struct probe_config *c, const struct mh_policy *
 		}
 		mh_strlcpy(ph->fqdn, fqdn, sizeof(ph->fqdn));
 		ph->names[0] = ph->fqdn;
-		ph->v = calloc(st->n, sizeof(*ph->v));
+		ph->v = calloc(next - i, sizeof(*ph->v));
 		if (!ph->v) {
 			free(ph);
 			mh_host_free(&h);
 			rc = MH_ENOMEM;
 			goto out;
 		}
-		for (size_t k = 0; k < st->n; k++)
-			if (!strcasecmp(st->v[k].host, fqdn))
-				ph->v[ph->n++] = &st->v[k];
+		for (size_t k = i; k < next; k++)
+			ph->v[ph->n++] = byhost[k];
 		h->probes = ph;
 		h->names = ph->names;
 		h->mail_server = mh_policy_is_mail_server(pol, &h->addr, h->names);
-		weigh_host(c, docs, ph, st);
+		weigh_host(c, docs, ph);
 		mh_classify(h);
 		mh_policy_apply(h, pol, today);
 		for (unsigned k = 0; k < h->nfindings; k++)
@@ -574,7 +585,7 @@ static int write_document(const struct probe_config *c, const struct mh_policy *
 out:
 	for (unsigned d = 0; d < c->nlocal; d++)
 		json_object_put(docs[d]);
-	free(seen.v);
+	free(byhost);
 	return rc;
 }
 

@@ -98,6 +98,10 @@ struct mh_probe_state {
 	struct mh_probe *v;
 	unsigned bad_messages;            /* collected messages that could not be parsed */
 	unsigned unmatched;               /* collected messages with no tag of ours */
+	/* Lookups by tag and by (kind, variant, rcpt): open-addressed hash
+	   indexes into v (slot = index + 1, 0 empty), kept by mh_probe_add*. A
+	   probe's tag, kind, variant and rcpt are not to be changed in place. */
+	size_t *ix_tag, *ix_key, ix_cap;
 };
 
 void mh_probe_state_init(struct mh_probe_state *s);
@@ -136,6 +140,14 @@ struct mh_probe *mh_probe_by_tag(struct mh_probe_state *s, const char *tag);
  */
 struct mh_probe *mh_probe_add(struct mh_probe_state *s, const char *kind, const char *variant,
 			      const char *host, const char *rcpt, const char *mail_from);
+
+/*
+ * The same with a given tag (a state file's, a test's): NULL when the tag is
+ * not a valid tag, is taken already, or out of memory.
+ */
+struct mh_probe *mh_probe_add_tagged(struct mh_probe_state *s, const char *kind,
+				     const char *variant, const char *host, const char *rcpt,
+				     const char *mail_from, const char *tag);
 
 /*
  * What the relay said at submission: a 5xx to RCPT or DATA is an immediate

@@ -318,6 +318,34 @@ static void test_state_roundtrip(void **state)
 	mh_probe_state_free(&s);
 }
 
+/* Many probes: the indexes find each by tag and by recipient; taken tags are refused. */
+static void test_many(void **state)
+{
+	(void)state;
+	struct mh_probe_state s;
+	char rcpt[64];
+	mh_probe_state_init(&s);
+	for (int i = 0; i < 50000; i++) {
+		snprintf(rcpt, sizeof(rcpt), "root@host-%05d.lab.test", i);
+		assert_non_null(mh_probe_add(&s, "bare-recipient", "", rcpt + 5, rcpt, ""));
+	}
+	for (int i = 0; i < 50000; i += 7) {
+		snprintf(rcpt, sizeof(rcpt), "ROOT@HOST-%05d.lab.test", i);
+		struct mh_probe *p = mh_probe_find(&s, "bare-recipient", "", rcpt);
+		assert_ptr_equal(p, &s.v[i]);
+		assert_ptr_equal(mh_probe_by_tag(&s, s.v[i].tag), &s.v[i]);
+	}
+	assert_null(mh_probe_find(&s, "bare-recipient", "", "root@host-99999.lab.test"));
+	assert_null(mh_probe_find(&s, "host-submission", "", "root@host-00001.lab.test"));
+	assert_null(mh_probe_add_tagged(&s, "x", "", "", "a@b.test", "", s.v[3].tag));
+	assert_null(mh_probe_add_tagged(&s, "x", "", "", "a@b.test", "", "not-a-tag"));
+	/* a second probe of the same key is kept; find gives the first */
+	assert_non_null(mh_probe_add(&s, "bare-recipient", "", "h", "root@host-00005.lab.test", ""));
+	assert_ptr_equal(mh_probe_find(&s, "bare-recipient", "", "root@host-00005.lab.test"),
+			 &s.v[5]);
+	mh_probe_state_free(&s);
+}
+
 /* A run that dies between two saves: the journal still says what was sent. */
 static void test_journal(void **state)
 {
@@ -391,9 +419,10 @@ static void test_fixture_verdicts(void **state)
 		assert_int_equal(mh_mail_parse(buf, len, m, err, sizeof(err)), 0);
 		mh_probe_state_init(&s);
 		mh_strlcpy(s.domain, "lab.test", sizeof(s.domain));
-		p = mh_probe_add(&s, "bare-recipient", "", "" /* host unknown */, "root@host-x.lab.test",
-				 "");
-		mh_strlcpy(p->tag, m->tag, sizeof(p->tag)); /* the probe the fixture is about */
+		/* the probe the fixture is about (its tag; the host unknown) */
+		p = mh_probe_add_tagged(&s, "bare-recipient", "", "", "root@host-x.lab.test", "",
+					m->tag);
+		assert_non_null(p);
 		mh_probe_submitted(p, 250, "250 2.0.0 Ok", true, 1000);
 		if (!mh_probe_apply_mail(&s, m, file, 1010)) {
 			print_error("%s: tag %s not matched\n", file, m->tag);
@@ -454,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_connect_failure),
 		cmocka_unit_test(test_fixture_verdicts),
 		cmocka_unit_test(test_journal),
+		cmocka_unit_test(test_many),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
