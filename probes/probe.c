@@ -293,13 +293,6 @@ static const struct mh_dsn_rcpt *dsn_block(const struct mh_mail *m, const struct
 	return m->nrcpts ? &m->rcpts[0] : NULL;
 }
 
-/* The domain part of an address, or NULL. */
-static const char *domain_of(const char *addr)
-{
-	const char *at = strrchr(addr, '@');
-	return at ? at + 1 : NULL;
-}
-
 struct mh_probe *mh_probe_apply_mail(struct mh_probe_state *s, const struct mh_mail *m,
 				     const char *key, int64_t now)
 {
@@ -379,7 +372,6 @@ struct mh_probe *mh_probe_apply_mail(struct mh_probe_state *s, const struct mh_m
 	}
 	/* a DSN about the probe tells nothing of the sender's form: keep what arrived */
 	set_verdict(p, v, m->kind == MH_MAIL_DSN ? "dsn" : "bounce", now);
-	(void)domain_of;
 	return p;
 }
 

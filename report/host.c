@@ -58,6 +58,10 @@ void mh_host_free(struct mh_host **hp)
 	mh_local_free(&h->local);
 	if (h->probes) {
 		free(h->probes->v);
+		if (h->probes->owned) {
+			mh_probe_state_free(h->probes->owned);
+			free(h->probes->owned);
+		}
 		free(h->probes);
 	}
 	free(h);

@@ -254,8 +254,9 @@ static void local_probe(const struct local_config *c, struct mh_host *h,
 		if (!strcasecmp(st->v[i].host, hostname))
 			ph->v[ph->n++] = &st->v[i];
 	ph->masquerades = -1;
+	ph->owned = st; /* the record owns the state its probes live in */
 	h->probes = ph;
-	return; /* st lives as long as the process: the record borrows its probes */
+	return;
 out:
 	if (st)
 		mh_probe_state_free(st);

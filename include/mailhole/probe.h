@@ -236,6 +236,8 @@ struct mh_probe_host {
 					probe mh...", "unknown") */
 	size_t n;
 	const struct mh_probe **v;   /* borrowed from the state */
+	struct mh_probe_state *owned; /* the state, when the record owns it (local --probe);
+					 freed with the record, else NULL */
 };
 
 #endif
