@@ -162,6 +162,17 @@ void mh_probe_new_tag(char *buf, size_t size)
 	buf[18] = '\0';
 }
 
+int mh_probe_verp(const char *collector, const char *tag, char *out, size_t size)
+{
+	const char *at = collector ? strrchr(collector, '@') : NULL;
+	int n;
+
+	if (!at || at == collector || !at[1])
+		return MH_EINVAL;
+	n = snprintf(out, size, "%.*s+%s%s", (int)(at - collector), collector, tag, at);
+	return n < 0 || (size_t)n >= size ? MH_ELIMIT : 0;
+}
+
 struct mh_probe *mh_probe_find(struct mh_probe_state *s, const char *kind, const char *variant,
 			       const char *rcpt)
 {

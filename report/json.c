@@ -353,10 +353,8 @@ static struct json_object *queues_json(const struct mh_local_queues *q)
 		const struct mh_local_queue *e = &q->q[i];
 		struct json_object *o = json_object_new_object();
 		char when[32] = "";
-		time_t t = (time_t)e->oldest;
-		struct tm tm;
-		if (e->oldest && gmtime_r(&t, &tm))
-			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (e->oldest)
+			mh_rfc3339((int64_t)e->oldest, when, sizeof(when));
 		json_object_object_add(o, "name", jstr(e->name));
 		json_object_object_add(o, "path", mh_json_string(e->path, strlen(e->path)));
 		json_object_object_add(o, "seen", json_object_new_boolean(e->seen));
@@ -475,11 +473,8 @@ static struct json_object *jopt(const char *s)
 static struct json_object *jtime(int64_t t)
 {
 	char buf[32];
-	struct tm tm;
-	time_t tt = (time_t)t;
-	if (t <= 0 || !gmtime_r(&tt, &tm))
+	if (t <= 0 || mh_rfc3339(t, buf, sizeof(buf)) < 0)
 		return NULL;
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	return jstr(buf);
 }
 

@@ -325,16 +325,6 @@ static int relay_credentials(const char *file, char **user, char **pass, char *e
 	return 0;
 }
 
-/* The collector's address with +TAG before the '@': audit+mh...@example.com. */
-static int verp(const char *collector, const char *tag, char *out, size_t size)
-{
-	const char *at = strrchr(collector, '@');
-	if (!at || at == collector)
-		return MH_EINVAL;
-	int n = snprintf(out, size, "%.*s+%s%s", (int)(at - collector), collector, tag, at);
-	return n < 0 || (size_t)n >= size ? MH_ELIMIT : 0;
-}
-
 static int do_send(const struct probe_config *c, const struct mh_policy *pol,
 		   struct mh_probe_state *st, const struct host_list *hl, char *err,
 		   size_t errlen)
@@ -375,7 +365,7 @@ static int do_send(const struct probe_config *c, const struct mh_policy *pol,
 			if ((rc = mh_submit_open(&so, &sub, err, errlen)) < 0)
 				break;
 		}
-		if (verp(col->address, p->tag, from, sizeof(from)) < 0) {
+		if (mh_probe_verp(col->address, p->tag, from, sizeof(from)) < 0) {
 			rc = mh_err(err, errlen, MH_EINVAL, "%s: .collector.address: not local@domain",
 				    c->policy);
 			break;

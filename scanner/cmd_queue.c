@@ -366,10 +366,7 @@ out:
 
 static void rfc3339(int64_t t, char *buf, size_t size)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t < 0 || !gmtime_r(&tt, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (mh_rfc3339(t, buf, size) < 0)
 		mh_strlcpy(buf, "?", size);
 }
 

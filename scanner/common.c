@@ -119,15 +119,24 @@ uint64_t mh_now_ms(void)
 	return mh_now_ns() / 1000000ull;
 }
 
+int mh_rfc3339(int64_t t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t >= 0 && gmtime_r(&tt, &tm) && strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+		return 0;
+	if (size > 0)
+		buf[0] = '\0';
+	return -1;
+}
+
 void mh_rfc3339_now(char *buf, size_t size)
 {
 	struct timespec ts;
-	struct tm tm;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	if (strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0 && size > 0)
-		buf[0] = '\0';
+	mh_rfc3339((int64_t)ts.tv_sec, buf, size);
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes available), or 0. */

@@ -250,11 +250,8 @@ int mh_probe_host_submission(const struct mh_host_submit_opts *o, struct mh_prob
 			if (!p)
 				return mh_err(err, errlen, MH_ENOMEM, "out of memory");
 		}
-		if (k == 1) {
-			snprintf(from, sizeof(from), "%.*s+%s%s", (int)(at - o->collector),
-				 o->collector, p->tag, at);
+		if (k == 1 && mh_probe_verp(o->collector, p->tag, from, sizeof(from)) == 0)
 			mh_strlcpy(p->mail_from, from, sizeof(p->mail_from));
-		}
 		argv[n++] = (char *)o->sendmail;
 		argv[n++] = (char *)"-oi";
 		if (k == 1) {

@@ -111,6 +111,12 @@ void mh_join_argv(char *buf, size_t size, int argc, char **argv);
 int mh_opt_next(int argc, char **argv, int *i, const char *const *valued, char *name,
 		size_t namesize, const char **value, char *err, size_t errlen);
 
+/*
+ * A unix time as RFC 3339 UTC ("2026-12-08T04:27:59Z") into buf (>= 21
+ * bytes). 0, or -1 with buf "" when t is negative or cannot be shown.
+ */
+int mh_rfc3339(int64_t t, char *buf, size_t size);
+
 /* Wall clock as RFC 3339 UTC ("2026-11-24T00:14:47Z") into buf (>= 21 bytes). */
 void mh_rfc3339_now(char *buf, size_t size);
 

@@ -124,6 +124,12 @@ int mh_probe_journal_append(const char *path, const struct mh_probe *p, char *er
 int mh_probe_state_save(const char *path, const struct mh_probe_state *s, char *err,
 			size_t errlen);
 
+/*
+ * The collector's address with +TAG before its '@' (VERP): audit@example.com
+ * -> audit+mh...@example.com. 0, MH_EINVAL (not local@domain) or MH_ELIMIT.
+ */
+int mh_probe_verp(const char *collector, const char *tag, char *out, size_t size);
+
 /* A new random tag ("mh" + 16 of [a-z0-9]) into buf (>= MH_TAG_MAX + 1). */
 void mh_probe_new_tag(char *buf, size_t size);
 
